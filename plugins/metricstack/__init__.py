@@ -1,0 +1,1 @@
+"""metricstack: an analytics platform of Airflow, dbt, Great Expectations and Superset."""
