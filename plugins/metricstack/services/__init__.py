@@ -1,0 +1,1 @@
+"""Start, stop and check the processes of the local stack."""

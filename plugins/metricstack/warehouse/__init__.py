@@ -1,0 +1,1 @@
+"""The warehouse database: its schemas, roles and connections."""
