@@ -1,0 +1,1 @@
+"""The bundled sample company: a fictional retailer whose data feeds the demo."""

@@ -1,0 +1,95 @@
+"""Shared fixtures: a real PostgreSQL for every test that needs one.
+
+By default an embedded PostgreSQL (the same one the demo runs) is started once per
+test session in a temporary folder, on a free port. ``METRICSTACK_TEST_PG_URL``
+points the tests at another server instead (a superuser URL).
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import psycopg
+import pytest
+from psycopg import sql
+
+from metricstack.config import Settings, load_settings, with_database
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+@pytest.fixture(scope="session")
+def pg_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """A superuser URL of a PostgreSQL server (its ``postgres`` database)."""
+    external = os.environ.get("METRICSTACK_TEST_PG_URL")
+    if external:
+        yield external
+        return
+    from metricstack.services import postgres
+
+    settings = load_settings(
+        {
+            "METRICSTACK_STATE_DIR": str(tmp_path_factory.mktemp("pg-state")),
+            "METRICSTACK_PG_PORT": str(free_port()),
+        }
+    )
+    settings.ensure_secrets()
+    postgres.initialise(settings)
+    postgres.start(settings)
+    try:
+        yield with_database(settings.warehouse_url, "postgres")
+    finally:
+        postgres.stop(settings)
+
+
+@pytest.fixture
+def fresh_database(pg_server: str) -> Iterator[str]:
+    """A new, empty database on the test server; dropped afterwards."""
+    name = f"ms_test_{uuid.uuid4().hex[:10]}"
+    with psycopg.connect(pg_server, autocommit=True) as conn:
+        conn.execute(sql.SQL("create database {}").format(sql.Identifier(name)))
+    try:
+        yield with_database(pg_server, name)
+    finally:
+        with psycopg.connect(pg_server, autocommit=True) as conn:
+            conn.execute(
+                sql.SQL("drop database if exists {} with (force)").format(sql.Identifier(name))
+            )
+
+
+@pytest.fixture
+def warehouse(fresh_database: str, tmp_path: Path) -> Iterator[Settings]:
+    """Settings of a bootstrapped warehouse (schemas, roles, audit tables) in a fresh database.
+
+    Roles are server-wide, so each test gets its own role names, dropped afterwards.
+    """
+    from metricstack.config import ROLES
+    from metricstack.warehouse.bootstrap import ensure_warehouse
+
+    settings = load_settings(
+        {
+            "METRICSTACK_STATE_DIR": str(tmp_path / "state"),
+            "WAREHOUSE_URL": fresh_database,
+            "METRICSTACK_LANDING_DIR": str(tmp_path / "landing"),
+            "METRICSTACK_ROLE_PREFIX": f"ms_{uuid.uuid4().hex[:8]}",
+        }
+    )
+    settings.ensure_secrets()
+    ensure_warehouse(settings)
+    yield settings
+    roles = [sql.Identifier(settings.role_name(r)) for r in ROLES]
+    with psycopg.connect(fresh_database, autocommit=True) as conn:
+        # one role at a time: dropping several whose default privileges refer to
+        # each other in one statement trips "could not find tuple for default ACL"
+        for role in roles:
+            conn.execute(sql.SQL("drop owned by {} cascade").format(role))
+        for role in roles:
+            conn.execute(sql.SQL("drop role {}").format(role))
