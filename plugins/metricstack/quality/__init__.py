@@ -1,0 +1,22 @@
+"""Data quality gates (Great Expectations checkpoints) between build and publish.
+
+Importing this package is cheap: Great Expectations is imported only when a gate runs.
+"""
+
+from metricstack.quality.gate import (
+    FailedExpectation,
+    GateFailed,
+    GateResult,
+    enforce_gate,
+    open_context,
+    run_gate,
+)
+
+__all__ = [
+    "FailedExpectation",
+    "GateFailed",
+    "GateResult",
+    "enforce_gate",
+    "open_context",
+    "run_gate",
+]

@@ -1,0 +1,109 @@
+"""The fct_daily_revenue quality gate against a real PostgreSQL warehouse.
+
+The warehouse is bootstrapped like the demo's (schemas, roles, grants; see conftest),
+the mart is created by the transformer role as dbt would, and the gate runs exactly as
+in production: through the transformer role.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import psycopg
+import pytest
+
+from metricstack.config import Settings
+from metricstack.quality import GateFailed, enforce_gate, run_gate
+
+CHECKPOINT = "fct_daily_revenue_gate"
+
+GOOD_ROWS = [
+    ("2026-01-01", 3, "30.00", "10.00"),
+    ("2026-01-02", 2, "50.00", "25.00"),
+    ("2026-01-03", 1, "0.00", "0.00"),
+]
+
+
+@dataclass(frozen=True)
+class Mart:
+    settings: Settings
+    owner_url: str
+    state_dir: Path
+
+    def load(self, rows: list[tuple[str, int, str, str]]) -> None:
+        with psycopg.connect(self.owner_url, autocommit=True) as conn:
+            conn.execute("truncate marts_build.fct_daily_revenue")
+            with conn.cursor() as cur:
+                cur.executemany(
+                    "insert into marts_build.fct_daily_revenue values (%s, %s, %s, %s)", rows
+                )
+
+
+@pytest.fixture
+def mart(warehouse: Settings) -> Iterator[Mart]:
+    owner_url = warehouse.role_url("transformer")
+    with psycopg.connect(owner_url, autocommit=True) as conn:
+        conn.execute(
+            "create table marts_build.fct_daily_revenue ("
+            " order_date date, order_count bigint,"
+            " revenue numeric(18,2), average_order_value numeric(18,2))"
+        )
+    yield Mart(settings=warehouse, owner_url=owner_url, state_dir=warehouse.state_dir)
+
+
+def test_gate_passes_on_good_rows(mart: Mart) -> None:
+    mart.load(GOOD_ROWS)
+
+    result = enforce_gate(mart.settings, CHECKPOINT)
+
+    assert result.success
+    assert result.failures == ()
+    assert result.evaluated == result.successful == 9
+    index = mart.state_dir / "data_docs" / "index.html"
+    assert index.is_file()
+    assert index == mart.settings.data_docs_dir / "index.html"
+    assert result.data_docs_index == index.as_uri()
+    # the run's validation result is kept in the state folder, not in the repository
+    assert list((mart.state_dir / "gx" / "validations").rglob("*.json"))
+
+
+def test_gate_fails_on_negative_revenue_and_duplicate_date(mart: Mart) -> None:
+    mart.load([*GOOD_ROWS, ("2026-01-02", 1, "-5.00", "5.00")])
+
+    with pytest.raises(GateFailed) as raised:
+        enforce_gate(mart.settings, CHECKPOINT)
+
+    result = raised.value.result
+    assert not result.success
+    assert {(f.expectation_type, f.column) for f in result.failures} == {
+        ("expect_column_values_to_be_between", "revenue"),
+        ("expect_column_values_to_be_unique", "order_date"),
+    }
+    assert not any(f.error for f in result.failures)
+    message = str(raised.value)
+    assert CHECKPOINT in message
+    assert "expect_column_values_to_be_between(min_value=0.0) on column revenue" in message
+    assert "-5.00" in message
+    assert "expect_column_values_to_be_unique() on column order_date" in message
+    assert "2026-01-02 (x2)" in message
+    assert str(mart.state_dir / "data_docs") in message
+    assert (mart.state_dir / "data_docs" / "index.html").is_file()
+
+
+def test_gate_fails_when_the_column_set_breaks_the_contract(mart: Mart) -> None:
+    mart.load(GOOD_ROWS)
+    with psycopg.connect(mart.owner_url, autocommit=True) as conn:
+        conn.execute("alter table marts_build.fct_daily_revenue add column note text")
+    try:
+        result = run_gate(mart.settings, CHECKPOINT)
+    finally:
+        with psycopg.connect(mart.owner_url, autocommit=True) as conn:
+            conn.execute("alter table marts_build.fct_daily_revenue drop column note")
+
+    assert not result.success
+    [failure] = result.failures
+    assert failure.expectation_type == "expect_table_columns_to_match_set"
+    assert failure.column is None
+    assert "note" in failure.observed_value
