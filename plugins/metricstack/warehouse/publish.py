@@ -38,9 +38,12 @@ def publish_marts(settings: Settings, run_id: str | None = None) -> dict[str, in
             cursor = conn.execute(sql.SQL("insert into {} select * from {}").format(fresh, source))
             published[table] = cursor.rowcount
             conn.execute(sql.SQL("drop table if exists {}").format(target))
-            conn.execute(sql.SQL("alter table {} rename to {}").format(fresh, sql.Identifier(table)))
             conn.execute(
-                "insert into audit.publications (table_name, row_count, run_id) values (%s, %s, %s)",
+                sql.SQL("alter table {} rename to {}").format(fresh, sql.Identifier(table))
+            )
+            conn.execute(
+                "insert into audit.publications (table_name, row_count, run_id) "
+                "values (%s, %s, %s)",
                 (f"{MARTS}.{table}", cursor.rowcount, run_id),
             )
     log.info("published %s", published)
