@@ -67,12 +67,15 @@ def sync(uv: Path, env: str, python: str) -> None:
     env_vars = {**os.environ, "VIRTUAL_ENV": str(target)}
     subprocess.run(
         [str(uv), "pip", "sync", "--quiet", str(REQUIREMENTS / ENVIRONMENTS[env][0])],
-        check=True, env=env_vars,
+        check=True,
+        env=env_vars,
     )
     if env == "platform":
         # the project's own package, editable: plugins/ is also Airflow's plugins folder
         subprocess.run(
-            [str(uv), "pip", "install", "--quiet", "--no-deps", "-e", str(ROOT)], check=True, env=env_vars
+            [str(uv), "pip", "install", "--quiet", "--no-deps", "-e", str(ROOT)],
+            check=True,
+            env=env_vars,
         )
     stamp.write_text(want)
 
@@ -81,9 +84,17 @@ def lock(uv: Path, python: str) -> None:
     for env, files in ENVIRONMENTS.items():
         say(f"resolving requirements/{env}.in")
         run(
-            uv, "pip", "compile", "--quiet", "--python", python,
-            "--python-platform", "x86_64-manylinux_2_28",
-            REQUIREMENTS / f"{env}.in", "-o", REQUIREMENTS / files[0],
+            uv,
+            "pip",
+            "compile",
+            "--quiet",
+            "--python",
+            python,
+            "--python-platform",
+            "x86_64-manylinux_2_28",
+            REQUIREMENTS / f"{env}.in",
+            "-o",
+            REQUIREMENTS / files[0],
         )
 
 

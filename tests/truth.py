@@ -37,7 +37,11 @@ def invalid_row_count(path: Path) -> int:
         good = 0
         for row in csv.DictReader(handle):
             try:
-                int(row["order_id"]), datetime.fromisoformat(row["ordered_at"]), Decimal(row["amount"])
+                (
+                    int(row["order_id"]),
+                    datetime.fromisoformat(row["ordered_at"]),
+                    Decimal(row["amount"]),
+                )
                 int(row["customer_id"])
                 good += 1
             except (ValueError, InvalidOperation):

@@ -218,8 +218,8 @@ class Settings:
         )
 
     def _embedded_url(self, database: str) -> str:
-        password = self.secret("METRICSTACK_PG_SUPERUSER_PASSWORD")
-        return f"postgresql://postgres:{quote(password, safe='')}@{self.host}:{self.pg_port}/{database}"
+        password = quote(self.secret("METRICSTACK_PG_SUPERUSER_PASSWORD"), safe="")
+        return f"postgresql://postgres:{password}@{self.host}:{self.pg_port}/{database}"
 
     @property
     def warehouse_url(self) -> str:
@@ -239,7 +239,8 @@ class Settings:
 
     def role_url(self, role: str) -> str:
         """The warehouse reached as one of ROLES."""
-        assert role in ROLES, role
+        if role not in ROLES:
+            raise ValueError(f"unknown role {role!r}; the roles are {', '.join(ROLES)}")
         password = self.secret(f"METRICSTACK_{role.upper()}_PASSWORD")
         return with_credentials(self.warehouse_url, self.role_name(role), password)
 

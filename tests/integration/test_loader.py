@@ -29,7 +29,9 @@ def _load(settings: Settings, source: Source, path: Path):  # type: ignore[no-un
         return load_file(conn, source, path)
 
 
-def test_loads_valid_rows_and_keeps_rejects_with_reasons(warehouse: Settings, tmp_path: Path) -> None:
+def test_loads_valid_rows_and_keeps_rejects_with_reasons(
+    warehouse: Settings, tmp_path: Path
+) -> None:
     path = write_orders(tmp_path / "orders.csv", days=120)
     result = _load(warehouse, ORDERS, path)
     expected = valid_orders(path)
@@ -69,7 +71,10 @@ def test_a_correction_updates_only_its_row(warehouse: Settings, tmp_path: Path) 
     correction.write_text("\n".join([lines[0], ",".join(fields), lines[2]]) + "\n")
     result = _load(warehouse, ORDERS, correction)
     assert (result.rows_inserted, result.rows_updated) == (0, 1)
-    assert _count(warehouse, f"select amount * 100 from raw.shop_orders where order_id = {fields[0]}") == 99999
+    assert (
+        _count(warehouse, f"select amount * 100 from raw.shop_orders where order_id = {fields[0]}")
+        == 99999
+    )
 
 
 def test_a_file_that_breaks_midway_loads_nothing(warehouse: Settings, tmp_path: Path) -> None:
@@ -86,7 +91,15 @@ def test_a_file_that_breaks_midway_loads_nothing(warehouse: Settings, tmp_path: 
 def test_a_wrong_header_names_the_columns_and_good_files_still_load(warehouse: Settings) -> None:
     landing = warehouse.landing_dir / "orders"
     write_orders(landing / "a_good.csv", days=5)
-    (landing / "b_bad.csv").write_text("order_id,customer,ordered_at,status,amount\n1,2,2024-01-01,completed,3\n")
-    with pytest.raises(RejectedFiles, match=r"b_bad.csv: header does not match .*missing \['customer_id'\], unexpected \['customer'\]"):
+    (landing / "b_bad.csv").write_text(
+        "order_id,customer,ordered_at,status,amount\n1,2,2024-01-01,completed,3\n"
+    )
+    with pytest.raises(
+        RejectedFiles,
+        match=r"b_bad.csv: header does not match .*"
+        r"missing \['customer_id'\], unexpected \['customer'\]",
+    ):
         load_landed_files(warehouse, ORDERS)
-    assert _count(warehouse, "select count(*) from raw.shop_orders") == len(valid_orders(landing / "a_good.csv"))
+    assert _count(warehouse, "select count(*) from raw.shop_orders") == len(
+        valid_orders(landing / "a_good.csv")
+    )

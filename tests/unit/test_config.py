@@ -27,7 +27,11 @@ def test_external_urls_replace_the_embedded_server(tmp_path: Path) -> None:
     assert settings.warehouse_url.endswith("@db.example:5433/wh")
     parts = ConnectionParts.from_url(settings.role_url("loader"))
     assert (parts.user, parts.password, parts.host, parts.port, parts.dbname) == (
-        "metricstack_loader", "l o@d", "db.example", 5433, "wh",
+        "metricstack_loader",
+        "l o@d",
+        "db.example",
+        5433,
+        "wh",
     )
 
 
@@ -38,14 +42,19 @@ def test_secrets_are_generated_once_and_kept_private(tmp_path: Path) -> None:
     settings.ensure_secrets()
     first = settings.secret("SUPERSET_SECRET_KEY")
     settings.ensure_secrets()
-    assert load_settings({"METRICSTACK_STATE_DIR": str(tmp_path)}).secret("SUPERSET_SECRET_KEY") == first
+    assert (
+        load_settings({"METRICSTACK_STATE_DIR": str(tmp_path)}).secret("SUPERSET_SECRET_KEY")
+        == first
+    )
     assert len(first) >= 40
     assert settings.secrets_file.stat().st_mode & 0o077 == 0
 
 
 def test_environment_overrides_a_stored_secret(tmp_path: Path) -> None:
     load_settings({"METRICSTACK_STATE_DIR": str(tmp_path)}).ensure_secrets()
-    settings = load_settings({"METRICSTACK_STATE_DIR": str(tmp_path), "SUPERSET_SECRET_KEY": "from-env"})
+    settings = load_settings(
+        {"METRICSTACK_STATE_DIR": str(tmp_path), "SUPERSET_SECRET_KEY": "from-env"}
+    )
     assert settings.secret("SUPERSET_SECRET_KEY") == "from-env"
 
 

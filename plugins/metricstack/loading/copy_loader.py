@@ -16,12 +16,13 @@ import tempfile
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 import psycopg
 from psycopg import sql
 
-from metricstack.loading.declarations import Source
 from metricstack.loading.conversion import FieldError, parser_for
+from metricstack.loading.declarations import Source
 
 log = logging.getLogger(__name__)
 
@@ -65,7 +66,9 @@ def ensure_raw_table(conn: psycopg.Connection, source: Source) -> None:
     columns += [
         sql.SQL("_load_id bigint not null"),
         sql.SQL("_loaded_at timestamptz not null"),
-        sql.SQL("primary key ({})").format(sql.SQL(", ").join(map(sql.Identifier, source.primary_key))),
+        sql.SQL("primary key ({})").format(
+            sql.SQL(", ").join(map(sql.Identifier, source.primary_key))
+        ),
     ]
     conn.execute(
         sql.SQL("create table if not exists {}.{} ({})").format(
@@ -81,7 +84,8 @@ def _already_loaded(conn: psycopg.Connection, source: Source, sha: str) -> bool:
     return row is not None
 
 
-def _check_header(path: Path, header: list[str] | None, source: Source) -> None:
+def _check_header(path: Path, header: list[str] | None, source: Source) -> list[str]:
+    """The header's column names; raises when they are not the declared ones."""
     if header is None:
         raise FileFormatError(f"{path}: the file is empty; expected a header row")
     got = [h.strip() for h in header]
@@ -92,9 +96,12 @@ def _check_header(path: Path, header: list[str] | None, source: Source) -> None:
             f"{path}: header does not match the declaration {source.path.name}: "
             f"missing {missing or 'none'}, unexpected {extra or 'none'}"
         )
+    return got
 
 
-def load_file(conn: psycopg.Connection, source: Source, path: Path, run_id: str | None = None) -> LoadResult:
+def load_file(
+    conn: psycopg.Connection, source: Source, path: Path, run_id: str | None = None
+) -> LoadResult:
     """Load one file in one transaction; see the module's docstring."""
     sha = file_sha256(path)
     started = datetime.now(UTC)
@@ -106,8 +113,12 @@ def load_file(conn: psycopg.Connection, source: Source, path: Path, run_id: str 
 
         load_id = _start_load(conn, source, path, sha, run_id, started)
         staging = sql.Identifier(f"_incoming_{source.table}")
-        target = sql.SQL("{}.{}").format(sql.Identifier(source.schema), sql.Identifier(source.table))
-        typed = [sql.SQL("{} {}").format(sql.Identifier(c.name), sql.SQL(c.type)) for c in source.columns]
+        target = sql.SQL("{}.{}").format(
+            sql.Identifier(source.schema), sql.Identifier(source.table)
+        )
+        typed = [
+            sql.SQL("{} {}").format(sql.Identifier(c.name), sql.SQL(c.type)) for c in source.columns
+        ]
         conn.execute(
             sql.SQL("create temporary table {} ({}, _line bigint) on commit drop").format(
                 staging, sql.SQL(", ").join(typed)
@@ -121,10 +132,7 @@ def load_file(conn: psycopg.Connection, source: Source, path: Path, run_id: str 
             rejects = csv.writer(rejects_buf)
             with path.open(newline="", encoding="utf-8", errors="strict") as handle:
                 reader = csv.reader(handle)
-                header = next(reader, None)
-                _check_header(path, header, source)
-                assert header is not None
-                header = [h.strip() for h in header]
+                header = _check_header(path, next(reader, None), source)
                 order = [header.index(n) for n in names]
                 copy_cols = sql.SQL(", ").join(map(sql.Identifier, (*names, "_line")))
                 with conn.cursor().copy(
@@ -156,7 +164,9 @@ def load_file(conn: psycopg.Connection, source: Source, path: Path, run_id: str 
                 "rows_rejected = %s, rows_inserted = %s, rows_updated = %s where load_id = %s",
                 (read, loaded, rejected, inserted, updated, load_id),
             )
-    result = LoadResult(source.name, path.name, False, read, loaded, rejected, inserted, updated, load_id)
+    result = LoadResult(
+        source.name, path.name, False, read, loaded, rejected, inserted, updated, load_id
+    )
     log.info("%s", result)
     return result
 
@@ -167,23 +177,35 @@ def _count_lines(buf: tempfile.SpooledTemporaryFile[str]) -> int:
 
 
 def _merge(
-    conn: psycopg.Connection, source: Source, staging: sql.Identifier, target: sql.Composable, load_id: int
+    conn: psycopg.Connection,
+    source: Source,
+    staging: sql.Identifier,
+    target: sql.Composable,
+    load_id: int,
 ) -> tuple[int, int, int]:
     """Upsert the staged rows; within the file, the last row of a key wins."""
     cols = sql.SQL(", ").join(map(sql.Identifier, source.column_names))
     key = sql.SQL(", ").join(map(sql.Identifier, source.primary_key))
     non_key = [c for c in source.column_names if c not in source.primary_key]
     updates = sql.SQL(", ").join(
-        sql.SQL("{0} = excluded.{0}").format(sql.Identifier(c)) for c in (*non_key, "_load_id", "_loaded_at")
+        sql.SQL("{0} = excluded.{0}").format(sql.Identifier(c))
+        for c in (*non_key, "_load_id", "_loaded_at")
     )
-    changed = sql.SQL(" or ").join(
-        sql.SQL("{0}.{1} is distinct from excluded.{1}").format(sql.Identifier(source.table), sql.Identifier(c))
-        for c in non_key
-    ) if non_key else sql.SQL("false")
+    changed = (
+        sql.SQL(" or ").join(
+            sql.SQL("{0}.{1} is distinct from excluded.{1}").format(
+                sql.Identifier(source.table), sql.Identifier(c)
+            )
+            for c in non_key
+        )
+        if non_key
+        else sql.SQL("false")
+    )
     # Unchanged rows are left alone, so their _load_id still names the load that
     # brought them; xmax = 0 tells an inserted row from an updated one.
     query = sql.SQL(
-        "with latest as (select distinct on ({key}) {cols} from {staging} order by {key}, _line desc), "
+        "with latest as "
+        "(select distinct on ({key}) {cols} from {staging} order by {key}, _line desc), "
         "merged as (insert into {target} as {alias} ({cols}, _load_id, _loaded_at) "
         "select {cols}, {load_id}, now() from latest "
         "on conflict ({key}) do update set {updates} where {changed} "
@@ -191,27 +213,46 @@ def _merge(
         "select (select count(*) from latest), "
         "count(*) filter (where inserted), count(*) filter (where not inserted) from merged"
     ).format(
-        key=key, cols=cols, staging=staging, target=target, alias=sql.Identifier(source.table),
-        updates=updates, changed=changed, load_id=sql.Literal(load_id),
+        key=key,
+        cols=cols,
+        staging=staging,
+        target=target,
+        alias=sql.Identifier(source.table),
+        updates=updates,
+        changed=changed,
+        load_id=sql.Literal(load_id),
     )
-    row = conn.execute(query).fetchone()
-    assert row is not None
-    return int(row[0]), int(row[1]), int(row[2])
+    read, inserted, updated = _one(conn.execute(query))
+    return int(read), int(inserted), int(updated)
+
+
+def _one(cursor: psycopg.Cursor[Any]) -> tuple[Any, ...]:
+    """The single row a statement returns (an insert ... returning, an aggregate)."""
+    row = cursor.fetchone()
+    if row is None:
+        raise RuntimeError("the statement returned no row")
+    return tuple(row)
 
 
 def _start_load(
-    conn: psycopg.Connection, source: Source, path: Path, sha: str, run_id: str | None, started: datetime
+    conn: psycopg.Connection,
+    source: Source,
+    path: Path,
+    sha: str,
+    run_id: str | None,
+    started: datetime,
 ) -> int:
     row = conn.execute(
         "insert into audit.loads (source, file_name, file_sha256, run_id, started_at) "
         "values (%s, %s, %s, %s, %s) returning load_id",
         (source.name, str(path), sha, run_id, started),
-    ).fetchone()
-    assert row is not None
-    return int(row[0])
+    )
+    return int(_one(row)[0])
 
 
-def _store_rejects(conn: psycopg.Connection, load_id: int, buf: tempfile.SpooledTemporaryFile[str]) -> None:
+def _store_rejects(
+    conn: psycopg.Connection, load_id: int, buf: tempfile.SpooledTemporaryFile[str]
+) -> None:
     buf.seek(0)
     with conn.cursor().copy(
         "copy audit.rejected_rows (load_id, line_number, record, reason) from stdin"

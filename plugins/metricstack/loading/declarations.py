@@ -9,7 +9,9 @@ from pathlib import Path
 import yaml
 
 # PostgreSQL types a declaration may use (parameters such as numeric(18,2) allowed).
-_TYPES = re.compile(r"^(bigint|integer|smallint|numeric(\(\d+,\s*\d+\))?|text|boolean|date|timestamptz)$")
+_TYPES = re.compile(
+    r"^(bigint|integer|smallint|numeric(\(\d+,\s*\d+\))?|text|boolean|date|timestamptz)$"
+)
 _IDENTIFIER = re.compile(r"^[a-z_][a-z0-9_]*$")
 
 
@@ -62,10 +64,18 @@ def load_source(path: Path) -> Source:
     columns = []
     for name, spec in data["columns"].items():
         spec = spec if isinstance(spec, dict) else {"type": spec}
-        _require(bool(_IDENTIFIER.match(name)), path, f"column '{name}' is not a lower-case identifier")
-        _require(bool(_TYPES.match(str(spec.get("type", "")))), path, f"column '{name}': unsupported type {spec.get('type')!r}")
+        _require(
+            bool(_IDENTIFIER.match(name)), path, f"column '{name}' is not a lower-case identifier"
+        )
+        _require(
+            bool(_TYPES.match(str(spec.get("type", "")))),
+            path,
+            f"column '{name}': unsupported type {spec.get('type')!r}",
+        )
         columns.append(
-            Column(name, spec["type"], bool(spec.get("nullable", True)), spec.get("description", ""))
+            Column(
+                name, spec["type"], bool(spec.get("nullable", True)), spec.get("description", "")
+            )
         )
     names = {c.name for c in columns}
     primary_key = tuple(data["primary_key"])

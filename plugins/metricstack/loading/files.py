@@ -19,10 +19,14 @@ class RejectedFiles(RuntimeError):
     """Some files did not match their declaration; the others were loaded."""
 
 
-def load_landed_files(settings: Settings, source: Source, run_id: str | None = None) -> list[dict[str, Any]]:
+def load_landed_files(
+    settings: Settings, source: Source, run_id: str | None = None
+) -> list[dict[str, Any]]:
     files = sorted(settings.landing_dir.glob(source.pattern))
     if not files:
-        log.warning("%s: no files match %s in %s", source.name, source.pattern, settings.landing_dir)
+        log.warning(
+            "%s: no files match %s in %s", source.name, source.pattern, settings.landing_dir
+        )
     results: list[dict[str, Any]] = []
     errors: list[str] = []
     with psycopg.connect(settings.role_url("loader")) as conn:

@@ -48,7 +48,14 @@ def _run_as() -> str | None:
         pwd.getpwnam(_SYSTEM_USER)
     except KeyError:
         subprocess.run(
-            ["useradd", "--system", "--no-create-home", "--shell", "/usr/sbin/nologin", _SYSTEM_USER],
+            [
+                "useradd",
+                "--system",
+                "--no-create-home",
+                "--shell",
+                "/usr/sbin/nologin",
+                _SYSTEM_USER,
+            ],
             check=True,
             capture_output=True,
         )
@@ -107,8 +114,10 @@ def initialise(settings: Settings) -> None:
             _chown_tree(pwfile, user)
         _pg(
             "initdb",
-            "-D", str(settings.pgdata),
-            "-U", "postgres",
+            "-D",
+            str(settings.pgdata),
+            "-U",
+            "postgres",
             "--encoding=UTF8",
             "--locale=C.UTF-8",
             "--auth-host=scram-sha-256",
@@ -148,7 +157,9 @@ def start(settings: Settings) -> None:
     """Start on settings.host:settings.pg_port; returns once the server accepts connections."""
     if is_running(settings):
         return
-    ensure_port_free(settings.host, settings.pg_port, "the embedded PostgreSQL", "METRICSTACK_PG_PORT")
+    ensure_port_free(
+        settings.host, settings.pg_port, "the embedded PostgreSQL", "METRICSTACK_PG_PORT"
+    )
     user = _run_as()
     settings.logs_dir.mkdir(parents=True, exist_ok=True)
     log = _log_file(settings)
@@ -162,7 +173,15 @@ def start(settings: Settings) -> None:
     )
     try:
         _pg(
-            "pg_ctl", "-D", str(settings.pgdata), "-l", str(log), "-o", options, "-w", "start",
+            "pg_ctl",
+            "-D",
+            str(settings.pgdata),
+            "-l",
+            str(log),
+            "-o",
+            options,
+            "-w",
+            "start",
             user=user,
             timeout=60,
         )

@@ -54,11 +54,17 @@ def _ensure_role(conn: psycopg.Connection, name: str, password: str) -> None:
 def ensure_warehouse(settings: Settings) -> None:
     """Schemas, roles and grants in the warehouse database."""
     ensure_database(settings.warehouse_url)
-    loader, transformer, reporting = (settings.role_name(r) for r in ("loader", "transformer", "reporting"))
+    loader, transformer, reporting = (
+        settings.role_name(r) for r in ("loader", "transformer", "reporting")
+    )
     ident = sql.Identifier
     with psycopg.connect(settings.warehouse_url, autocommit=True) as conn:
         for role in ("loader", "transformer", "reporting"):
-            _ensure_role(conn, settings.role_name(role), settings.secret(f"METRICSTACK_{role.upper()}_PASSWORD"))
+            _ensure_role(
+                conn,
+                settings.role_name(role),
+                settings.secret(f"METRICSTACK_{role.upper()}_PASSWORD"),
+            )
         dbname = conn.info.dbname
         conn.execute(
             sql.SQL("grant connect, temporary on database {} to {}, {}, {}").format(
@@ -84,7 +90,9 @@ def ensure_warehouse(settings: Settings) -> None:
             grant("grant select on all tables in schema {} to {}", schema, transformer)
         grant(
             "alter default privileges for role {} in schema {} grant select on tables to {}",
-            loader, RAW, transformer,
+            loader,
+            RAW,
+            transformer,
         )
         grant("grant insert on audit.publications to {}", transformer)
         grant("grant usage on sequence audit.publications_publication_id_seq to {}", transformer)
@@ -95,6 +103,14 @@ def ensure_warehouse(settings: Settings) -> None:
         grant("grant select on all tables in schema {} to {}", MARTS, reporting)
         grant(
             "alter default privileges for role {} in schema {} grant select on tables to {}",
-            transformer, MARTS, reporting,
+            transformer,
+            MARTS,
+            reporting,
         )
-    log.info("warehouse ready: schemas %s, roles %s %s %s", ", ".join(SCHEMAS), loader, transformer, reporting)
+    log.info(
+        "warehouse ready: schemas %s, roles %s %s %s",
+        ", ".join(SCHEMAS),
+        loader,
+        transformer,
+        reporting,
+    )
