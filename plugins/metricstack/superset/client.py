@@ -1,0 +1,108 @@
+"""A small client of Superset's REST API, for tests, the demo and health checks."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import httpx
+
+
+class SupersetError(RuntimeError):
+    """Superset answered with an error status."""
+
+
+class SupersetClient:
+    """Logs in with a database user and calls /api/v1.
+
+    Reads only need the bearer token. Writes also need a CSRF token, the session cookie
+    it was issued with and a Referer (see STACK_NOTES): ``login`` fetches all three and
+    the underlying httpx client keeps the cookie.
+    """
+
+    def __init__(
+        self, base_url: str, username: str, password: str, *, timeout: float = 60.0
+    ) -> None:
+        self.base_url = base_url.rstrip("/")
+        self.username = username
+        self._password = password
+        self._http = httpx.Client(base_url=self.base_url, timeout=timeout)
+        self._csrf_token: str | None = None
+
+    def __enter__(self) -> SupersetClient:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def close(self) -> None:
+        self._http.close()
+
+    # -- plumbing --------------------------------------------------------------------
+    def login(self) -> None:
+        response = self._http.post(
+            "/api/v1/security/login",
+            json={
+                "username": self.username,
+                "password": self._password,
+                "provider": "db",
+                "refresh": False,
+            },
+        )
+        body = self._check(response, "login")
+        self._http.headers["Authorization"] = f"Bearer {body['access_token']}"
+        csrf = self._check(self._http.get("/api/v1/security/csrf_token/"), "csrf token")
+        self._csrf_token = csrf["result"]
+
+    def request(self, method: str, path: str, **kwargs: Any) -> Any:
+        """JSON body of an API call; logs in on first use."""
+        if self._csrf_token is None:
+            self.login()
+        headers = dict(kwargs.pop("headers", {}) or {})
+        if method.upper() not in ("GET", "HEAD", "OPTIONS"):
+            headers["X-CSRFToken"] = self._csrf_token or ""
+            headers["Referer"] = self.base_url + "/"
+        response = self._http.request(method, path, headers=headers, **kwargs)
+        return self._check(response, f"{method} {path}")
+
+    def get(self, path: str, **params: Any) -> Any:
+        return self.request("GET", path, params=params or None)
+
+    def post(self, path: str, payload: Any) -> Any:
+        return self.request("POST", path, json=payload)
+
+    def put(self, path: str, payload: Any) -> Any:
+        return self.request("PUT", path, json=payload)
+
+    @staticmethod
+    def _check(response: httpx.Response, what: str) -> Any:
+        if response.is_error:
+            raise SupersetError(f"Superset {what}: HTTP {response.status_code}: {response.text}")
+        return response.json()
+
+    # -- what tests and the demo ask -------------------------------------------------
+    def dashboards(self) -> list[dict[str, Any]]:
+        """Every dashboard the user may see (id, dashboard_title, slug, …)."""
+        found: list[dict[str, Any]] = []
+        page = 0
+        while True:
+            # rison query string: Superset's list endpoints take their options this way
+            body = self.get("/api/v1/dashboard/", q=f"(page:{page},page_size:100)")
+            found.extend(body["result"])
+            if len(found) >= body["count"] or not body["result"]:
+                return found
+            page += 1
+
+    def dashboard(self, id_or_slug: int | str) -> dict[str, Any]:
+        return self.get(f"/api/v1/dashboard/{id_or_slug}")["result"]
+
+    def dashboard_charts(self, id_or_slug: int | str) -> list[dict[str, Any]]:
+        """The charts on a dashboard, each with id, slice_name, form_data, …"""
+        return self.get(f"/api/v1/dashboard/{id_or_slug}/charts")["result"]
+
+    def chart(self, chart_id: int) -> dict[str, Any]:
+        return self.get(f"/api/v1/chart/{chart_id}")["result"]
+
+    def chart_data(self, chart_id: int) -> list[dict[str, Any]]:
+        """Rows of the chart's (first) query, run from the chart's saved query_context."""
+        body = self.get(f"/api/v1/chart/{chart_id}/data/", format="json", type="full")
+        return body["result"][0]["data"]
