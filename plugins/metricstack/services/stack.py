@@ -1,0 +1,136 @@
+"""The local stack as a whole: set up, start, check, stop and wipe."""
+
+from __future__ import annotations
+
+import shutil
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import httpx
+
+from metricstack.config import Settings
+from metricstack.sample_company.orders import write_orders
+from metricstack.services import airflow, dbt, postgres, processes
+from metricstack.superset.setup import gunicorn_command, setup_superset, superset_env
+from metricstack.warehouse.bootstrap import ensure_database, ensure_warehouse
+
+Say = Callable[[str], None]
+
+SUPERSET = "superset"
+SAMPLE_ORDERS = "orders/orders_2023_2024.csv"
+
+
+def check_ports(settings: Settings) -> None:
+    """Fail before any work when a port this stack must open is taken by something else."""
+    wanted = []
+    if settings.embedded_pg and not postgres.is_running(settings):
+        wanted.append((settings.pg_port, "the embedded PostgreSQL", "METRICSTACK_PG_PORT"))
+    if not processes.running_pid(settings, "airflow-api-server"):
+        wanted.append((settings.airflow_port, "Airflow", "METRICSTACK_AIRFLOW_PORT"))
+    if not processes.running_pid(settings, SUPERSET):
+        wanted.append((settings.superset_port, "Superset", "METRICSTACK_SUPERSET_PORT"))
+    for port, what, setting in wanted:
+        processes.ensure_port_free(settings.host, port, what, setting)
+
+
+def setup(settings: Settings, say: Say) -> None:
+    """Everything before the servers start; each step is skipped or quick when done."""
+    settings.ensure_secrets()
+    if settings.embedded_pg:
+        say(
+            f"embedded PostgreSQL on {settings.host}:{settings.pg_port} (data in {settings.pgdata})"
+        )
+        postgres.initialise(settings)
+        postgres.start(settings)
+    for url in (settings.airflow_db_url, settings.superset_db_url):
+        ensure_database(url)
+    say("warehouse: schemas, roles and audit tables")
+    ensure_warehouse(settings)
+    orders = settings.landing_dir / SAMPLE_ORDERS
+    if not orders.exists():
+        say(f"sample company: writing {orders}")
+        write_orders(orders)
+    say("dbt: parsing the project into the manifest Cosmos renders from")
+    dbt.write_manifest(settings)
+    say("Airflow: migrating its metadata database")
+    airflow.setup(settings)
+    say("Superset: migrating, creating the admin, importing the dashboards")
+    setup_superset(settings)
+
+
+def superset_service(settings: Settings) -> processes.Service:
+    return processes.Service(
+        name=SUPERSET,
+        command=gunicorn_command(settings),
+        env=superset_env(settings),
+        port=settings.superset_port,
+        cwd=settings.superset_home,
+    )
+
+
+def _superset_healthy(settings: Settings) -> bool:
+    try:
+        return httpx.get(f"{settings.superset_url}/health", timeout=3).status_code == 200
+    except httpx.HTTPError:
+        return False
+
+
+def start(settings: Settings, say: Say) -> None:
+    """Start Airflow's four processes and Superset, and wait until they answer."""
+    settings.superset_home.mkdir(parents=True, exist_ok=True)
+    for service in airflow.services(settings):
+        processes.start(settings, service, "METRICSTACK_AIRFLOW_PORT")
+    processes.start(settings, superset_service(settings), "METRICSTACK_SUPERSET_PORT")
+    say("waiting for Airflow and Superset to answer")
+    processes.wait_until(
+        lambda: airflow.is_healthy(settings),
+        "a healthy Airflow",
+        240,
+        settings,
+        "airflow-api-server",
+    )
+    processes.wait_until(
+        lambda: _superset_healthy(settings), "a healthy Superset", 240, settings, SUPERSET
+    )
+
+
+def stop(settings: Settings, say: Say) -> None:
+    for name in (SUPERSET, *(s.name for s in reversed(airflow.services(settings)))):
+        if processes.stop(settings, name):
+            say(f"stopped {name}")
+    if settings.embedded_pg and postgres.is_running(settings):
+        postgres.stop(settings)
+        say("stopped embedded PostgreSQL")
+
+
+def reset(settings: Settings, say: Say) -> None:
+    stop(settings, say)
+    if settings.state_dir.exists():
+        shutil.rmtree(settings.state_dir)
+        say(f"removed {settings.state_dir}")
+
+
+@dataclass(frozen=True)
+class ServiceStatus:
+    name: str
+    pid: int | None
+    where: str
+
+
+def status(settings: Settings) -> list[ServiceStatus]:
+    rows = []
+    if settings.embedded_pg:
+        rows.append(
+            ServiceStatus(
+                "postgres (embedded)", postgres.pid(settings), f"{settings.host}:{settings.pg_port}"
+            )
+        )
+    for service in airflow.services(settings):
+        where = settings.airflow_url if service.port else ""
+        rows.append(
+            ServiceStatus(service.name, processes.running_pid(settings, service.name), where)
+        )
+    rows.append(
+        ServiceStatus(SUPERSET, processes.running_pid(settings, SUPERSET), settings.superset_url)
+    )
+    return rows
