@@ -1,0 +1,242 @@
+"""The demo, end to end: `metricstack demo` on a fresh state folder, then what it shows.
+
+Runs twice: on the embedded PostgreSQL (the default a user gets), and against an
+existing PostgreSQL given by URL (``METRICSTACK_TEST_EXTERNAL_PG_URL``, a superuser
+URL; `.ci/run` sets it to the machine's PostgreSQL 15). The external run is skipped
+when that server does not answer, unless ``METRICSTACK_REQUIRE_EXTERNAL_PG=1``.
+
+The expected numbers come from tests/truth.py, which reads the source files without
+the package's code.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import date
+from decimal import Decimal
+from pathlib import Path
+
+import psycopg
+import pytest
+from conftest import free_port
+from psycopg import sql
+from truth import daily_revenue, valid_orders
+
+from metricstack.config import ROLES, Settings, load_settings, with_database
+from metricstack.pipeline.run import client_for
+from metricstack.services import processes
+from metricstack.services.stack import SAMPLE_ORDERS
+from metricstack.superset.client import SupersetClient
+
+pytestmark = pytest.mark.e2e
+
+METRICSTACK = str(Path(sys.executable).parent / "metricstack")
+
+
+@dataclass
+class Stack:
+    env: dict[str, str]
+    settings: Settings
+    demo_output: str
+
+    def cli(self, *args: str, timeout: float = 1500) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [METRICSTACK, *args],
+            env=self.env,
+            capture_output=True,
+            text=True,
+            timeout=timeout,
+            check=False,
+        )
+
+    def marts(self) -> dict[date, Decimal]:
+        """What dashboards read, as the reporting role reads it."""
+        with psycopg.connect(self.settings.role_url("reporting")) as conn:
+            rows = conn.execute("select order_date, revenue from marts.fct_daily_revenue")
+            return dict(rows.fetchall())
+
+
+def _external_url() -> str | None:
+    url = os.environ.get("METRICSTACK_TEST_EXTERNAL_PG_URL")
+    required = os.environ.get("METRICSTACK_REQUIRE_EXTERNAL_PG") == "1"
+    if not url:
+        if required:
+            pytest.fail(
+                "METRICSTACK_REQUIRE_EXTERNAL_PG=1 but METRICSTACK_TEST_EXTERNAL_PG_URL unset"
+            )
+        pytest.skip("METRICSTACK_TEST_EXTERNAL_PG_URL is not set")
+    try:
+        psycopg.connect(url, connect_timeout=5).close()
+    except psycopg.OperationalError as error:
+        if required:
+            pytest.fail(f"the external PostgreSQL does not answer: {error}")
+        pytest.skip(f"the external PostgreSQL does not answer: {error}")
+    return url
+
+
+@pytest.fixture(scope="module", params=["embedded", "external"])
+def stack(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[Stack]:
+    state = tmp_path_factory.mktemp(f"state-{request.param}")
+    env = {
+        **os.environ,
+        "METRICSTACK_STATE_DIR": str(state),
+        "METRICSTACK_PG_PORT": str(free_port()),
+        "METRICSTACK_AIRFLOW_PORT": str(free_port()),
+        "METRICSTACK_SUPERSET_PORT": str(free_port()),
+    }
+    databases: list[str] = []
+    admin_url = None
+    if request.param == "external":
+        admin_url = _external_url()
+        assert admin_url is not None
+        prefix = f"ms_e2e_{uuid.uuid4().hex[:8]}"
+        databases = [f"{prefix}_warehouse", f"{prefix}_airflow", f"{prefix}_superset"]
+        env.update(
+            WAREHOUSE_URL=with_database(admin_url, databases[0]),
+            AIRFLOW_DATABASE_URL=with_database(admin_url, databases[1]),
+            SUPERSET_DATABASE_URL=with_database(admin_url, databases[2]),
+            METRICSTACK_ROLE_PREFIX=prefix,
+        )
+    settings = load_settings(env)
+    demo = subprocess.run(
+        [METRICSTACK, "demo"], env=env, capture_output=True, text=True, timeout=1500, check=False
+    )
+    running = Stack(env, settings, demo.stdout + demo.stderr)
+    try:
+        assert demo.returncode == 0, running.demo_output[-6000:]
+        yield running
+    finally:
+        stopped = running.cli("stop", timeout=300)
+        print(stopped.stdout, stopped.stderr)
+        if admin_url:
+            _drop(admin_url, databases, [settings.role_name(r) for r in ROLES])
+
+
+def _drop(admin_url: str, databases: list[str], roles: list[str]) -> None:
+    with psycopg.connect(admin_url, autocommit=True) as conn:
+        for name in databases:
+            conn.execute(
+                sql.SQL("drop database if exists {} with (force)").format(sql.Identifier(name))
+            )
+        for role in roles:
+            conn.execute(sql.SQL("drop role if exists {}").format(sql.Identifier(role)))
+
+
+def test_demo_prints_where_everything_is(stack: Stack) -> None:
+    out = stack.demo_output
+    assert stack.settings.airflow_url in out
+    assert f"{stack.settings.superset_url}/superset/dashboard/revenue/" in out
+    assert f"password {stack.settings.admin_password}" in out
+
+
+def test_mart_revenue_equals_the_source_file(stack: Stack) -> None:
+    source = stack.settings.landing_dir / SAMPLE_ORDERS
+    expected = daily_revenue(source)
+    assert stack.marts() == expected
+    assert len(expected) == 730
+
+
+def test_load_is_recorded_with_its_rejects(stack: Stack) -> None:
+    source = stack.settings.landing_dir / SAMPLE_ORDERS
+    with psycopg.connect(stack.settings.role_url("transformer")) as conn:
+        loads = conn.execute("select rows_loaded, rows_rejected from audit.loads").fetchall()
+        raw = conn.execute("select count(*) from raw.shop_orders").fetchone()
+    assert loads[0][0] == len(valid_orders(source)) == (raw or [0])[0]
+    assert loads[0][1] > 0
+
+
+def test_airflow_ran_every_task(stack: Stack) -> None:
+    client = client_for(stack.settings)
+    run = next(r for r in client.runs("transform") if r["state"] == "success")
+    states = client.task_states("transform", run["dag_run_id"])
+    assert {"dbt.stg_shop__orders_model_build", "quality_gate", "publish"} <= set(states)
+    assert set(states.values()) == {"success"}
+
+
+def test_superset_serves_the_revenue_dashboard_with_the_marts_numbers(stack: Stack) -> None:
+    expected_total = sum(stack.marts().values())
+    with SupersetClient(
+        stack.settings.superset_url, stack.settings.admin_user, stack.settings.admin_password
+    ) as superset:
+        titles = [d["dashboard_title"] for d in superset.dashboards()]
+        assert titles.count("Revenue") == 1
+        charts = superset.dashboard_charts("revenue")
+        totals = []
+        for chart in charts:
+            rows = superset.chart_data(chart["id"])
+            assert rows, f"chart {chart['slice_name']} returned no rows"
+            revenue = [
+                Decimal(str(v)) for row in rows for k, v in row.items() if "revenue" in k.lower()
+            ]
+            totals.append(sum(revenue))
+    assert totals and all(t == expected_total for t in totals), (totals, expected_total)
+
+
+def test_rerunning_the_demo_is_quick_and_harmless(stack: Stack) -> None:
+    before = stack.marts()
+    again = stack.cli("demo", timeout=600)
+    assert again.returncode == 0, again.stdout[-3000:] + again.stderr[-3000:]
+    assert "already ran successfully" in again.stdout
+    assert stack.marts() == before
+
+
+def test_a_port_in_use_is_named_not_a_traceback(stack: Stack, tmp_path: Path) -> None:
+    other = {**stack.env, "METRICSTACK_STATE_DIR": str(tmp_path / "other")}
+    # the running stack holds the ports this second one is told to use
+    busy = (
+        ("METRICSTACK_PG_PORT", stack.settings.pg_port)
+        if stack.settings.embedded_pg
+        else ("METRICSTACK_AIRFLOW_PORT", stack.settings.airflow_port)
+    )
+    result = subprocess.run(
+        [METRICSTACK, "up"], env=other, capture_output=True, text=True, timeout=600, check=False
+    )
+    assert result.returncode == 2
+    assert f"port {busy[1]}" in result.stderr and busy[0] in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+def test_a_failing_gate_stops_the_pipeline_and_dashboards_keep_the_last_good_numbers(
+    stack: Stack,
+) -> None:
+    before = stack.marts()
+    bad = stack.settings.landing_dir / "orders" / "orders_2025_01_01.csv"
+    # a refund booked as a completed order: the day's revenue turns negative
+    bad.write_text(
+        "order_id,customer_id,ordered_at,status,amount\n"
+        "900000001,17,2025-01-01T10:00:00+00:00,completed,-1000000.00\n"
+    )
+    result = stack.cli("run")
+    assert result.returncode == 1, result.stdout[-3000:]
+    assert "quality_gate" in result.stdout
+    client = client_for(stack.settings)
+    latest = client.runs("transform")[0]
+    states = client.task_states("transform", latest["dag_run_id"])
+    assert states["quality_gate"] == "failed"
+    assert states["publish"] in {"upstream_failed", None}
+    # the candidate mart holds the bad day, the published one does not
+    with psycopg.connect(stack.settings.role_url("transformer")) as conn:
+        candidate = conn.execute(
+            "select revenue from marts_build.fct_daily_revenue where order_date = '2025-01-01'"
+        ).fetchone()
+    assert candidate is not None and candidate[0] < 0
+    assert stack.marts() == before
+    assert date(2025, 1, 1) not in before
+
+
+def test_stop_ends_every_process(stack: Stack) -> None:
+    stopped = stack.cli("stop", timeout=300)
+    assert stopped.returncode == 0
+    for name in ("superset", "airflow-api-server", "airflow-scheduler"):
+        assert processes.running_pid(stack.settings, name) is None
+    assert not processes.port_open(stack.settings.host, stack.settings.airflow_port)
+    assert not processes.port_open(stack.settings.host, stack.settings.superset_port)
+    status = stack.cli("status")
+    assert "running" not in status.stdout
