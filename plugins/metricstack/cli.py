@@ -22,20 +22,19 @@ def _run_pipeline(settings: Settings, *, first: bool) -> bool:
     from metricstack.pipeline.run import (
         client_for,
         enable_dags,
-        ingest_dag_ids,
         last_success,
         run_once,
     )
 
     client = client_for(settings)
-    enable_dags(settings, client)
+    had_runs = enable_dags(settings, client)
     if first and (done := last_success(client)):
         say(f"the pipeline already ran successfully ({done['dag_run_id']}); not running it again")
         return True
     say("running the pipeline: ingestion DAGs, then the transform DAG their assets trigger")
     # The scheduler starts one run when the DAGs are first unpaused; after that
     # (a re-run, or a demo whose first run failed) a new run is triggered.
-    trigger = not first or any(client.runs(d) for d in ingest_dag_ids(settings))
+    trigger = not first or had_runs
     ok = True
     for outcome in run_once(settings, client, trigger=trigger):
         detail = f" (failed: {', '.join(outcome.failed_tasks)})" if outcome.failed_tasks else ""

@@ -10,10 +10,7 @@ from metricstack.config import load_settings
 from metricstack.loading.declarations import Source, load_sources
 from metricstack.pipeline.assets import raw_table
 from metricstack.pipeline.defaults import DEFAULT_ARGS, START_DATE
-
-
-def ingest_dag_id(source: Source) -> str:
-    return f"ingest_{source.name}"
+from metricstack.pipeline.ids import ingest_dag_id
 
 
 def build_ingest_dag(source: Source) -> DAG:

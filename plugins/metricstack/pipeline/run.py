@@ -7,8 +7,7 @@ from datetime import datetime
 
 from metricstack.config import Settings
 from metricstack.loading.declarations import load_sources
-from metricstack.pipeline.ingest import ingest_dag_id
-from metricstack.pipeline.transform import TRANSFORM_DAG_ID
+from metricstack.pipeline.ids import TRANSFORM_DAG_ID, ingest_dag_id
 from metricstack.services.airflow_api import AirflowClient
 
 
@@ -38,11 +37,19 @@ def ingest_dag_ids(settings: Settings) -> list[str]:
     return [ingest_dag_id(s) for s in load_sources(settings.project_dir / "dags" / "sources")]
 
 
-def enable_dags(settings: Settings, client: AirflowClient, timeout: float = 300) -> None:
-    """Wait for the DAGs to be parsed and unpause them, so that they also run on schedule."""
-    for dag_id in (TRANSFORM_DAG_ID, *ingest_dag_ids(settings)):
+def enable_dags(settings: Settings, client: AirflowClient, timeout: float = 300) -> bool:
+    """Wait for the DAGs to be parsed and unpause them, so that they also run on schedule.
+
+    Returns whether any ingestion DAG had run before: if none had, the scheduler
+    starts one run of each the moment it is unpaused.
+    """
+    ingest = ingest_dag_ids(settings)
+    for dag_id in (TRANSFORM_DAG_ID, *ingest):
         client.wait_for_dag(dag_id, timeout)
+    had_runs = any(client.runs(dag_id) for dag_id in ingest)
+    for dag_id in (TRANSFORM_DAG_ID, *ingest):
         client.set_paused(dag_id, False)
+    return had_runs
 
 
 def run_once(

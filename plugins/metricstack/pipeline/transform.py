@@ -10,8 +10,8 @@ from metricstack.config import load_settings
 from metricstack.loading.declarations import load_sources
 from metricstack.pipeline.assets import PUBLISHED_MARTS, raw_table
 from metricstack.pipeline.defaults import DEFAULT_ARGS, START_DATE
+from metricstack.pipeline.ids import TRANSFORM_DAG_ID
 
-TRANSFORM_DAG_ID = "transform"
 # One checkpoint per published mart, kept in expectations/.
 GATES = ("fct_daily_revenue_gate",)
 
