@@ -1,18 +1,13 @@
 """Superset end to end on a real PostgreSQL: setup (twice), a secret rotation, gunicorn,
 the Revenue dashboard's data through the REST API.
 
-Needs the Superset virtualenv (.venvs/superset) and a PostgreSQL superuser reachable at
-METRICSTACK_TEST_PG_URL (default: the local trust-auth server on 127.0.0.1:5432). It
-creates and drops its own databases and role. About 90 s.
+Needs the Superset virtualenv (.venvs/superset); runs on the test PostgreSQL of
+conftest.py, where it creates and drops its own databases and role. About 60 s.
 """
 
 from __future__ import annotations
 
-import os
 import secrets
-import signal
-import socket
-import subprocess
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -22,19 +17,18 @@ from pathlib import Path
 import httpx
 import psycopg
 import pytest
+from conftest import free_port
 from psycopg import sql
 
 from metricstack.config import PROJECT_DIR, Settings, load_settings, with_database
-from metricstack.superset import SupersetClient, gunicorn_command, setup_superset, superset_env
+from metricstack.services import processes
+from metricstack.services.stack import superset_service
+from metricstack.superset import SupersetClient, setup_superset
 from metricstack.superset.assets import DASHBOARD_SLUG, DASHBOARD_UUID
 
 pytestmark = pytest.mark.skipif(
     not (PROJECT_DIR / ".venvs" / "superset" / "bin" / "superset").exists(),
     reason="the Superset virtualenv (.venvs/superset) is missing",
-)
-
-ADMIN_URL = os.environ.get(
-    "METRICSTACK_TEST_PG_URL", "postgresql://postgres@127.0.0.1:5432/postgres"
 )
 
 ROWS = [  # order_date, order_count, revenue, average_order_value
@@ -48,6 +42,7 @@ TOTAL = sum(row[2] for row in ROWS)
 
 @dataclass
 class Databases:
+    admin_url: str
     meta_url: str
     warehouse_url: str
     role_prefix: str
@@ -58,14 +53,16 @@ class Databases:
 
 
 @pytest.fixture
-def databases() -> Iterator[Databases]:
+def databases(pg_server: str) -> Iterator[Databases]:
     name = f"ms_superset_dev_t{secrets.token_hex(4)}"
+    admin_url = pg_server
     dbs = Databases(
-        meta_url=with_database(ADMIN_URL, f"{name}_meta"),
-        warehouse_url=with_database(ADMIN_URL, f"{name}_wh"),
+        admin_url=pg_server,
+        meta_url=with_database(admin_url, f"{name}_meta"),
+        warehouse_url=with_database(admin_url, f"{name}_wh"),
         role_prefix=name,
     )
-    with psycopg.connect(ADMIN_URL, autocommit=True) as admin:
+    with psycopg.connect(admin_url, autocommit=True) as admin:
         for db in (f"{name}_meta", f"{name}_wh"):
             admin.execute(sql.SQL("create database {}").format(sql.Identifier(db)))
         admin.execute(
@@ -88,7 +85,7 @@ def databases() -> Iterator[Databases]:
     try:
         yield dbs
     finally:
-        with psycopg.connect(ADMIN_URL, autocommit=True) as admin:
+        with psycopg.connect(admin_url, autocommit=True) as admin:
             for db in (f"{name}_meta", f"{name}_wh"):
                 admin.execute(
                     sql.SQL("drop database if exists {} with (force)").format(sql.Identifier(db))
@@ -96,12 +93,6 @@ def databases() -> Iterator[Databases]:
             admin.execute(
                 sql.SQL("drop role if exists {}").format(sql.Identifier(dbs.reporting_role))
             )
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def _settings(
@@ -131,38 +122,16 @@ def _timed_setup(settings: Settings) -> float:
     return time.monotonic() - started
 
 
-def _rss_kib(pid: int) -> int:
-    """Resident memory of a process and all its children (gunicorn master + workers)."""
-    total = 0
-    pids = [pid]
-    while pids:
-        current = pids.pop()
-        try:
-            status = Path(f"/proc/{current}/status").read_text()
-            children = Path(f"/proc/{current}/task/{current}/children").read_text()
-        except FileNotFoundError:
-            continue
-        total += next(
-            int(line.split()[1]) for line in status.splitlines() if line.startswith("VmRSS:")
-        )
-        pids.extend(int(child) for child in children.split())
-    return total
+def _steps_logged(settings: Settings) -> list[str]:
+    log = settings.logs_dir / "superset-setup.log"
+    return [line for line in log.read_text().splitlines() if ": exit " in line]
 
 
-def _wait_healthy(
-    url: str, server: subprocess.Popen[bytes], log: Path, timeout: float = 180
-) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if server.poll() is not None:
-            pytest.fail(f"gunicorn exited with {server.returncode}:\n{log.read_text()[-3000:]}")
-        try:
-            if httpx.get(f"{url}/health", timeout=5).text == "OK":
-                return
-        except httpx.HTTPError:
-            pass
-        time.sleep(1)
-    pytest.fail(f"Superset did not answer /health in {timeout} s:\n{log.read_text()[-3000:]}")
+def _healthy(url: str) -> bool:
+    try:
+        return httpx.get(f"{url}/health", timeout=5).text == "OK"
+    except httpx.HTTPError:
+        return False
 
 
 def _count_dashboards(meta_url: str) -> int:
@@ -175,18 +144,20 @@ def _count_dashboards(meta_url: str) -> int:
 
 
 def test_setup_serve_and_read_revenue_dashboard(tmp_path: Path, databases: Databases) -> None:
-    port = _free_port()
+    port = free_port()
     settings = _settings(tmp_path, databases, port, "first-admin-pw", "first-reporting-pw")
 
     first = _timed_setup(settings)
+    steps = _steps_logged(settings)
+    assert len(steps) == 4, steps  # db upgrade, create admin, init, import
     second = _timed_setup(settings)
     print(f"\nsetup_superset: first run {first:.1f} s, second run {second:.1f} s")
-    assert second < 5, "a second setup with unchanged inputs should skip every step"
+    assert _steps_logged(settings) == steps, "unchanged inputs: no step may run again"
     assert _count_dashboards(databases.meta_url) == 1
 
     # Rotate both secrets: setup must reset the admin password and re-import the bundle
     # with the new reporting URI (a re-import that overwrites, not duplicates).
-    with psycopg.connect(ADMIN_URL, autocommit=True) as admin:
+    with psycopg.connect(databases.admin_url, autocommit=True) as admin:
         admin.execute(
             sql.SQL("alter role {} password {}").format(
                 sql.Identifier(databases.reporting_role), sql.Literal("second-reporting-pw")
@@ -197,21 +168,11 @@ def test_setup_serve_and_read_revenue_dashboard(tmp_path: Path, databases: Datab
     print(f"setup_superset after rotating both secrets: {rotated:.1f} s")
     assert _count_dashboards(databases.meta_url) == 1
 
-    log = settings.logs_dir / "superset-gunicorn.log"
-    with log.open("wb") as out:
-        server = subprocess.Popen(
-            gunicorn_command(settings),
-            env=superset_env(settings),
-            cwd=settings.superset_home,
-            stdout=out,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,  # its own process group: stop master and workers
-        )
+    processes.start(settings, superset_service(settings))
     try:
-        started = time.monotonic()
-        _wait_healthy(settings.superset_url, server, log)
-        print(f"gunicorn healthy after {time.monotonic() - started:.1f} s")
-
+        processes.wait_until(
+            lambda: _healthy(settings.superset_url), "a healthy Superset", 180, settings, "superset"
+        )
         with SupersetClient(
             settings.superset_url, settings.admin_user, "second-admin-pw"
         ) as client:
@@ -230,11 +191,5 @@ def test_setup_serve_and_read_revenue_dashboard(tmp_path: Path, databases: Datab
             per_day = client.chart_data(charts["Revenue per day"]["id"])
             assert len(per_day) == len(ROWS)
             assert sum(Decimal(str(row["total_revenue"])) for row in per_day) == TOTAL
-        print(f"gunicorn RSS (master + 2 workers): {_rss_kib(server.pid) / 1024:.0f} MiB")
     finally:
-        os.killpg(server.pid, signal.SIGTERM)
-        try:
-            server.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            os.killpg(server.pid, signal.SIGKILL)
-            server.wait()
+        processes.stop(settings, "superset")
