@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import json
 import subprocess
+from importlib.metadata import version
 
 import httpx
+import psycopg
 
 from metricstack.config import Settings
 from metricstack.services.environment import airflow_env, bin_path
@@ -38,7 +40,24 @@ def setup(settings: Settings) -> None:
     passwords = settings.airflow_home / "simple_auth_passwords.json"
     passwords.write_text(json.dumps({settings.admin_user: settings.admin_password}))
     passwords.chmod(0o600)
+    # `airflow db migrate` costs seconds even with nothing to do: skip it when the
+    # database is at the revision the last migration by this Airflow version left.
+    stamp = settings.airflow_home / "migrated.stamp"
+    current = f"{version('apache-airflow-core')} {_revision(settings)}"
+    if stamp.exists() and stamp.read_text() == current:
+        return
     _airflow(settings, "db", "migrate", log_name="airflow-setup")
+    stamp.write_text(f"{version('apache-airflow-core')} {_revision(settings)}")
+
+
+def _revision(settings: Settings) -> str | None:
+    """The metadata database's Alembic revision; None before the first migration."""
+    with psycopg.connect(settings.airflow_db_url) as conn:
+        exists = conn.execute("select to_regclass('alembic_version')").fetchone()
+        if not exists or exists[0] is None:
+            return None
+        row = conn.execute("select version_num from alembic_version").fetchone()
+        return str(row[0]) if row else None
 
 
 def services(settings: Settings) -> list[Service]:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import subprocess
 
 from metricstack.config import Settings
@@ -25,6 +26,28 @@ def dbt(settings: Settings, *args: str) -> str:
     return result.stdout
 
 
-def write_manifest(settings: Settings) -> None:
-    """``dbt parse``: the manifest the transform DAG is rendered from."""
+def _project_fingerprint(settings: Settings) -> str:
+    """What the manifest depends on: the project's files and the dbt version."""
+    from importlib.metadata import version
+
+    digest = hashlib.sha256(version("dbt-core").encode())
+    for path in sorted(settings.dbt_project_dir.rglob("*")):
+        parts = path.relative_to(settings.dbt_project_dir).parts
+        if path.is_file() and parts[0] not in {"target", "logs", "dbt_packages"}:
+            digest.update(str(path.relative_to(settings.dbt_project_dir)).encode())
+            digest.update(path.read_bytes())
+    return digest.hexdigest()
+
+
+def write_manifest(settings: Settings) -> bool:
+    """``dbt parse``: the manifest the transform DAG is rendered from.
+
+    Skipped (returns False) when the project has not changed since the last parse.
+    """
+    stamp = settings.dbt_target_dir / "manifest.fingerprint"
+    fingerprint = _project_fingerprint(settings)
+    if settings.dbt_manifest.exists() and stamp.exists() and stamp.read_text() == fingerprint:
+        return False
     dbt(settings, "parse")
+    stamp.write_text(fingerprint)
+    return True

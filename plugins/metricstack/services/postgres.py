@@ -90,7 +90,9 @@ def _pg(tool: str, *args: str, user: str | None, timeout: float = 60) -> str:
     )
     if result.returncode != 0:
         raise RuntimeError(f"{tool} failed ({result.returncode}): {result.stderr.strip()}")
-    return result.stdout
+    # text=True: str, though the **_identity(user) splat hides that from the type checker
+    stdout: str = result.stdout
+    return stdout
 
 
 def is_initialised(settings: Settings) -> bool:

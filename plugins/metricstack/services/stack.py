@@ -50,11 +50,11 @@ def setup(settings: Settings, say: Say) -> None:
     if not orders.exists():
         say(f"sample company: writing {orders}")
         write_orders(orders)
-    say("dbt: parsing the project into the manifest Cosmos renders from")
+    say("dbt: the manifest Cosmos renders the transform DAG from")
     dbt.write_manifest(settings)
-    say("Airflow: migrating its metadata database")
+    say("Airflow: metadata database and admin login")
     airflow.setup(settings)
-    say("Superset: migrating, creating the admin, importing the dashboards")
+    say("Superset: metadata database, admin login, dashboards")
     setup_superset(settings)
 
 
