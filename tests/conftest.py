@@ -8,9 +8,12 @@ points the tests at another server instead (a superuser URL).
 from __future__ import annotations
 
 import os
+import shutil
 import socket
+import tempfile
 import uuid
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import psycopg
@@ -20,6 +23,20 @@ from psycopg import sql
 from metricstack.config import Settings, load_settings, with_database
 
 
+@contextmanager
+def private_dir(prefix: str) -> Iterator[Path]:
+    """A temporary folder outside pytest's numbered ones.
+
+    pytest prunes all but its three newest basetemp folders when a session starts, so a
+    second pytest on the same machine could delete a running server's data folder.
+    """
+    path = Path(tempfile.mkdtemp(prefix=f"metricstack-{prefix}-"))
+    try:
+        yield path
+    finally:
+        shutil.rmtree(path, ignore_errors=True)
+
+
 def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
@@ -27,7 +44,7 @@ def free_port() -> int:
 
 
 @pytest.fixture(scope="session")
-def pg_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+def pg_server() -> Iterator[str]:
     """A superuser URL of a PostgreSQL server (its ``postgres`` database)."""
     external = os.environ.get("METRICSTACK_TEST_PG_URL")
     if external:
@@ -35,19 +52,17 @@ def pg_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
         return
     from metricstack.services import postgres
 
-    settings = load_settings(
-        {
-            "METRICSTACK_STATE_DIR": str(tmp_path_factory.mktemp("pg-state")),
-            "METRICSTACK_PG_PORT": str(free_port()),
-        }
-    )
-    settings.ensure_secrets()
-    postgres.initialise(settings)
-    postgres.start(settings)
-    try:
-        yield with_database(settings.warehouse_url, "postgres")
-    finally:
-        postgres.stop(settings)
+    with private_dir("pg") as state:
+        settings = load_settings(
+            {"METRICSTACK_STATE_DIR": str(state), "METRICSTACK_PG_PORT": str(free_port())}
+        )
+        settings.ensure_secrets()
+        postgres.initialise(settings)
+        postgres.start(settings)
+        try:
+            yield with_database(settings.warehouse_url, "postgres")
+        finally:
+            postgres.stop(settings)
 
 
 @pytest.fixture

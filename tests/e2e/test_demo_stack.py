@@ -11,6 +11,7 @@ the package's code.
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -23,7 +24,7 @@ from pathlib import Path
 
 import psycopg
 import pytest
-from conftest import free_port
+from conftest import free_port, private_dir
 from psycopg import sql
 from truth import daily_revenue, valid_orders
 
@@ -80,10 +81,12 @@ def _external_url() -> str | None:
 
 
 @pytest.fixture(scope="module", params=["embedded", "external"])
-def stack(
-    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
-) -> Iterator[Stack]:
-    state = tmp_path_factory.mktemp(f"state-{request.param}")
+def stack(request: pytest.FixtureRequest) -> Iterator[Stack]:
+    with private_dir(f"e2e-{request.param}") as state:
+        yield from _run_demo(request.param, state)
+
+
+def _run_demo(kind: str, state: Path) -> Iterator[Stack]:
     env = {
         **os.environ,
         "METRICSTACK_STATE_DIR": str(state),
@@ -93,7 +96,7 @@ def stack(
     }
     databases: list[str] = []
     admin_url = None
-    if request.param == "external":
+    if kind == "external":
         admin_url = _external_url()
         assert admin_url is not None
         prefix = f"ms_e2e_{uuid.uuid4().hex[:8]}"
@@ -158,6 +161,22 @@ def test_airflow_ran_every_task(stack: Stack) -> None:
     states = client.task_states("transform", run["dag_run_id"])
     assert {"dbt.stg_shop__orders_model_build", "quality_gate", "publish"} <= set(states)
     assert set(states.values()) == {"success"}
+
+
+def test_lineage_events_trace_the_mart_back_to_the_raw_table(stack: Stack) -> None:
+    """OpenLineage events from Airflow and Cosmos' dbt runs, in the local file store."""
+    edges = set()
+    for line in stack.settings.lineage_file.read_text().splitlines():
+        event = json.loads(line)
+        if event["eventType"] == "COMPLETE":
+            for source in event.get("inputs", []):
+                for target in event.get("outputs", []):
+                    if source["name"] != target["name"]:
+                        edges.add(
+                            (source["name"].split(".", 1)[1], target["name"].split(".", 1)[1])
+                        )
+    assert ("raw.shop_orders", "staging.stg_shop__orders") in edges
+    assert ("staging.stg_shop__orders", "marts_build.fct_daily_revenue") in edges
 
 
 def test_superset_serves_the_revenue_dashboard_with_the_marts_numbers(stack: Stack) -> None:
