@@ -10,6 +10,7 @@ from __future__ import annotations
 import argparse
 import hashlib
 import os
+import shutil
 import subprocess
 import sys
 import venv
@@ -80,6 +81,24 @@ def sync(uv: Path, env: str, python: str) -> None:
     stamp.write_text(want)
 
 
+def ensure_browser() -> int:
+    """Debian's Chromium for the browser tests (Playwright drives it; it downloads none)."""
+    if shutil.which("chromium"):
+        return 0
+    if os.geteuid() != 0 or not shutil.which("apt-get"):
+        print(
+            "the browser tests need Chromium: install your system's chromium package "
+            "(Debian/Ubuntu: sudo apt-get install chromium); they are skipped without it",
+            file=sys.stderr,
+        )
+        return 0
+    say("installing Chromium from the system's packages, for the browser tests")
+    env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
+    subprocess.run(["apt-get", "update", "-qq"], check=True, env=env)
+    subprocess.run(["apt-get", "install", "-y", "-qq", "chromium"], check=True, env=env)
+    return 0
+
+
 def lock(uv: Path, python: str) -> None:
     for env, files in ENVIRONMENTS.items():
         say(f"resolving requirements/{env}.in")
@@ -101,6 +120,9 @@ def lock(uv: Path, python: str) -> None:
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--lock", action="store_true", help="re-resolve the lock files")
+    parser.add_argument(
+        "--browser", action="store_true", help="also install Chromium for the browser tests"
+    )
     args = parser.parse_args()
     if sys.version_info[:2] != (3, 11):
         print(
@@ -115,7 +137,7 @@ def main() -> int:
         return 0
     for env in ENVIRONMENTS:
         sync(uv, env, sys.executable)
-    return 0
+    return ensure_browser() if args.browser else 0
 
 
 if __name__ == "__main__":

@@ -24,6 +24,7 @@ from pathlib import Path
 
 import psycopg
 import pytest
+from browser import ARTIFACTS, superset_session
 from conftest import free_port, private_dir
 from psycopg import sql
 from truth import daily_revenue, valid_orders
@@ -196,6 +197,26 @@ def test_superset_serves_the_revenue_dashboard_with_the_marts_numbers(stack: Sta
             ]
             totals.append(sum(revenue))
     assert totals and all(t == expected_total for t in totals), (totals, expected_total)
+
+
+def test_the_revenue_dashboard_renders_the_marts_numbers_in_a_browser(stack: Stack) -> None:
+    total = sum(stack.marts().values())
+    settings = stack.settings
+    with superset_session(
+        settings.superset_url, settings.admin_user, settings.admin_password
+    ) as page:
+        page.goto(f"{settings.superset_url}/superset/dashboard/revenue/")
+        charts = page.locator('[data-test="chart-container"]')
+        charts.nth(1).wait_for()
+        page.locator('[data-test="loading-indicator"]').first.wait_for(state="detached")
+        page.locator(".header-line").wait_for()
+        ARTIFACTS.mkdir(exist_ok=True)
+        kind = "embedded" if settings.embedded_pg else "external"
+        page.screenshot(path=ARTIFACTS / f"revenue-dashboard-{kind}.png")
+        assert charts.count() == 2
+        assert page.locator('[role="alert"]').count() == 0
+        assert page.locator(".header-line").inner_text() == f"{total:,.2f}"
+        assert page.locator("canvas").count() >= 1  # the time series is drawn
 
 
 def test_rerunning_the_demo_is_quick_and_harmless(stack: Stack) -> None:
