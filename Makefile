@@ -2,16 +2,22 @@
 PYTHON ?= $(shell command -v python3.11 || command -v python3)
 VENV := .venvs/platform/bin
 
-.PHONY: demo test status stop reset install lock
+.PHONY: demo test lint status stop reset install browser lock
 
 demo: install        ## set up, start Airflow and Superset, run the pipeline once
 	$(VENV)/metricstack demo
 
-test: install        ## the whole test suite
+test: install browser lint  ## `make lint`, then the whole test suite
 	$(VENV)/pytest
+
+lint: install        ## ruff, mypy, sqlfluff, dbt conventions, yamllint, DAG integrity
+	tools/lint.sh
 
 install:             ## the virtual environments, from requirements/*.lock.txt
 	@$(PYTHON) requirements/bootstrap.py
+
+browser:             ## Chromium from the system's packages, for the browser tests
+	@$(PYTHON) requirements/bootstrap.py --browser
 
 status:              ## what runs, where
 	$(VENV)/metricstack status

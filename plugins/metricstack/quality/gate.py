@@ -24,7 +24,7 @@ from metricstack.config import Settings, with_driver
 
 if TYPE_CHECKING:
     from great_expectations.core import ExpectationValidationResult
-    from great_expectations.data_context import FileDataContext
+    from great_expectations.data_context.data_context.file_data_context import FileDataContext
 
 log = logging.getLogger(__name__)
 

@@ -93,16 +93,20 @@ class SupersetClient:
             page += 1
 
     def dashboard(self, id_or_slug: int | str) -> dict[str, Any]:
-        return self.get(f"/api/v1/dashboard/{id_or_slug}")["result"]
+        dashboard: dict[str, Any] = self.get(f"/api/v1/dashboard/{id_or_slug}")["result"]
+        return dashboard
 
     def dashboard_charts(self, id_or_slug: int | str) -> list[dict[str, Any]]:
         """The charts on a dashboard, each with id, slice_name, form_data, …"""
-        return self.get(f"/api/v1/dashboard/{id_or_slug}/charts")["result"]
+        charts: list[dict[str, Any]] = self.get(f"/api/v1/dashboard/{id_or_slug}/charts")["result"]
+        return charts
 
     def chart(self, chart_id: int) -> dict[str, Any]:
-        return self.get(f"/api/v1/chart/{chart_id}")["result"]
+        chart: dict[str, Any] = self.get(f"/api/v1/chart/{chart_id}")["result"]
+        return chart
 
     def chart_data(self, chart_id: int) -> list[dict[str, Any]]:
         """Rows of the chart's (first) query, run from the chart's saved query_context."""
         body = self.get(f"/api/v1/chart/{chart_id}/data/", format="json", type="full")
-        return body["result"][0]["data"]
+        rows: list[dict[str, Any]] = body["result"][0]["data"]
+        return rows
