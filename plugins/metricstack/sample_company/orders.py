@@ -24,7 +24,9 @@ def _orders_on(day: date, base: float) -> int:
     years = (day - FIRST_DAY).days / 365.25
     weekly = 1.15 if day.weekday() >= 5 else 1.0
     season = 1 + 0.35 * math.exp(-(((day.timetuple().tm_yday - 340) / 20) ** 2))
-    return max(1, round(base * (1.25**years) * weekly * season))
+    # typeshed types float ** float as Any (the result may be complex); it is a float here.
+    growth: float = 1.25**years
+    return max(1, round(base * growth * weekly * season))
 
 
 def write_orders(path: Path, *, days: int = 730, orders_per_day: int = 20, seed: int = 7) -> Path:
