@@ -1,0 +1,1 @@
+"""Extractors: read a source system and write what changed to a file the loader loads."""
