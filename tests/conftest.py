@@ -17,10 +17,12 @@ from contextlib import contextmanager
 from pathlib import Path
 
 import psycopg
+import pymysql
 import pytest
 from psycopg import sql
 
 from metricstack.config import Settings, load_settings, with_database
+from metricstack.sources.database import mysql_connect_args
 
 
 @contextmanager
@@ -108,3 +110,30 @@ def warehouse(fresh_database: str, tmp_path: Path) -> Iterator[Settings]:
             conn.execute(sql.SQL("drop owned by {} cascade").format(role))
         for role in roles:
             conn.execute(sql.SQL("drop role {}").format(role))
+
+
+def mysql_server_url() -> str:
+    """The MariaDB server's URL, or skip (fail with METRICSTACK_REQUIRE_MYSQL=1)."""
+    url = os.environ.get("METRICSTACK_TEST_MYSQL_URL", "mysql://root@127.0.0.1:3306")
+    try:
+        pymysql.connect(**mysql_connect_args(url), connect_timeout=3).close()
+    except pymysql.err.MySQLError as exc:
+        message = f"no MySQL/MariaDB server answers at {url.split('@')[-1]}: {exc}"
+        if os.environ.get("METRICSTACK_REQUIRE_MYSQL") == "1":
+            pytest.fail(message + " (METRICSTACK_REQUIRE_MYSQL=1)")
+        pytest.skip(message + "; set METRICSTACK_REQUIRE_MYSQL=1 to fail instead")
+    return url
+
+
+@pytest.fixture
+def mysql_database() -> Iterator[str]:
+    """A new, empty MySQL database ms_test_<hex>; dropped afterwards."""
+    server = mysql_server_url()
+    name = f"ms_test_{uuid.uuid4().hex[:10]}"
+    conn = pymysql.connect(**mysql_connect_args(server), autocommit=True)
+    try:
+        conn.cursor().execute(f"create database `{name}`")
+        yield with_database(server, name)
+    finally:
+        conn.cursor().execute(f"drop database if exists `{name}`")
+        conn.close()
