@@ -32,11 +32,11 @@ from metricstack.sample_company.generator import Company, generate
 from metricstack.sample_company.systems.shop_db import SHOP_TABLES, seed_shop_database
 from metricstack.sources.database import (
     Extract,
-    SourceError,
     extract_table,
     mask_url,
     mysql_connect_args,
 )
+from metricstack.sources.errors import SourceDataError, TransientSourceError
 
 INCREMENTAL = ("orders", "order_lines", "payments")
 DIALECTS = ("postgresql", "mysql")
@@ -267,11 +267,13 @@ def test_missing_table_or_column_names_the_table(
 ) -> None:
     password = urlsplit(shop.url).password
     target = tmp_path / "missing.csv"
-    with pytest.raises(SourceError, match="source table no_such_table does not exist") as err:
+    with pytest.raises(SourceDataError, match="source table no_such_table does not exist") as err:
         extract_table(shop.url, "no_such_table", ["a"], target)
-    with pytest.raises(SourceError, match=r"source table orders .* has no column colour") as err2:
+    with pytest.raises(
+        SourceDataError, match=r"source table orders .* has no column colour"
+    ) as err2:
         extract_table(shop.url, "orders", ["order_id", "colour"], target)
-    with pytest.raises(SourceError, match="has no column changed_at"):
+    with pytest.raises(SourceDataError, match="has no column changed_at"):
         extract_table(shop.url, "orders", ["order_id"], target, incremental_key="changed_at")
     for error in (err, err2):
         assert mask_url(shop.url) in str(error.value)
@@ -285,7 +287,7 @@ def test_wrong_password_is_masked(shop: Shop, tmp_path: Path) -> None:
     secret = "not-the-password-4711"
     netloc = f"{parts.username or 'root'}:{secret}@{parts.hostname}:{parts.port}"
     url = parts._replace(netloc=netloc).geturl()
-    with pytest.raises(SourceError, match="cannot connect") as err:
+    with pytest.raises(TransientSourceError, match="cannot connect") as err:
         extract_table(url, "orders", ["order_id"], tmp_path / "x.csv")
     assert secret not in str(err.value)
     assert "***" in str(err.value)

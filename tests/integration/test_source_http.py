@@ -30,11 +30,8 @@ from metricstack.sample_company.systems.crm_api import (
     crm_service_command,
     prepare_crm_data,
 )
-from metricstack.sources.http_api import (
-    SourceDataError,
-    TransientSourceError,
-    extract_endpoint,
-)
+from metricstack.sources.errors import SourceDataError, TransientSourceError
+from metricstack.sources.http_api import extract_endpoint
 
 TOKEN = "test-token-5f2c"
 

@@ -19,7 +19,7 @@ import pytest
 from metricstack.sample_company.config import CompanyConfig
 from metricstack.sample_company.generator import generate
 from metricstack.sample_company.systems.s3_drops import moto_service_command, publish_daily_drops
-from metricstack.sources.http_api import SourceDataError, TransientSourceError
+from metricstack.sources.errors import SourceDataError, TransientSourceError
 from metricstack.sources.s3 import day_of, download, keys_between, list_new_objects, s3_client
 
 BUCKET = "metricstack-drops"

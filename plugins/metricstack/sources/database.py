@@ -61,9 +61,12 @@ import psycopg
 import pymysql  # type: ignore[import-untyped]  # pymysql ships no py.typed and no stubs
 from psycopg import sql
 
+from metricstack.sources.errors import SourceDataError, TransientSourceError
+
 log = logging.getLogger(__name__)
 
 Dialect = Literal["postgresql", "mysql"]
+
 
 _SCHEMES: dict[str, Dialect] = {
     "postgresql": "postgresql",
@@ -81,10 +84,6 @@ _MYSQL_FLOATS = {"double", "float", "real"}
 _MYSQL_TEXT = {"char", "varchar", "tinytext", "text", "mediumtext", "longtext", "enum", "set"}
 _MYSQL_BINARY = {"binary", "varbinary", "tinyblob", "blob", "mediumblob", "longblob"}
 _PG_KEY_TYPES = {"timestamp with time zone", "timestamp without time zone", "date"}
-
-
-class SourceError(RuntimeError):
-    """The source cannot be read as asked: no such table or column, no connection."""
 
 
 @dataclass(frozen=True)
@@ -115,7 +114,7 @@ def dialect_of(url: str) -> Dialect:
     """``postgresql`` or ``mysql`` from the URL's scheme (a ``+driver`` is ignored)."""
     scheme = urlsplit(url).scheme.split("+", 1)[0].lower()
     if scheme not in _SCHEMES:
-        raise SourceError(
+        raise SourceDataError(
             f"unsupported database URL scheme {scheme!r} in {mask_url(url)}: "
             "use postgresql:// or mysql://"
         )
@@ -258,7 +257,7 @@ def _key_value(value: object) -> datetime | None:
         return datetime(value.year, value.month, value.day, tzinfo=UTC)
     if isinstance(value, str):  # MySQL, read without converters
         return _key_value(datetime.fromisoformat(value))
-    raise SourceError(f"unexpected incremental key value {value!r}")
+    raise SourceDataError(f"unexpected incremental key value {value!r}")
 
 
 def extract_table(
@@ -334,11 +333,11 @@ def _check_columns(
     table: str, url: str, found: list[_SourceColumn], wanted: Sequence[str]
 ) -> dict[str, _SourceColumn]:
     if not found:
-        raise SourceError(f"source table {table} does not exist in {mask_url(url)}")
+        raise SourceDataError(f"source table {table} does not exist in {mask_url(url)}")
     by_name = {c.name: c for c in found}
     missing = [c for c in dict.fromkeys(wanted) if c not in by_name]
     if missing:
-        raise SourceError(
+        raise SourceDataError(
             f"source table {table} in {mask_url(url)} has no column {', '.join(missing)} "
             f"(its columns: {', '.join(by_name)})"
         )
@@ -358,7 +357,9 @@ def _pg_snapshot(url: str) -> Iterator[psycopg.Connection[Any]]:
             options="-c TimeZone=UTC -c DateStyle=ISO,YMD -c extra_float_digits=1",
         )
     except psycopg.Error as exc:
-        raise SourceError(f"cannot connect to {mask_url(url)}: {_scrub(str(exc), url)}") from None
+        raise TransientSourceError(
+            f"cannot connect to {mask_url(url)}: {_scrub(str(exc), url)}"
+        ) from None
     try:
         conn.isolation_level = psycopg.IsolationLevel.REPEATABLE_READ
         conn.read_only = True
@@ -396,7 +397,7 @@ def _extract_postgres(
         with _pg_snapshot(url) as conn:
             return _copy_postgres(conn, url, table, relation, cols, order, key, low, high, out)
     except psycopg.Error as exc:
-        raise SourceError(
+        raise SourceDataError(
             f"reading source table {table} from {mask_url(url)} failed: {_scrub(str(exc), url)}"
         ) from exc
 
@@ -416,7 +417,7 @@ def _copy_postgres(
     found = _pg_columns(conn, relation.as_string(conn))
     known = _check_columns(table, url, found, [*cols, *order, *([key] if key else [])])
     if key and known[key].type not in _PG_KEY_TYPES:
-        raise SourceError(
+        raise SourceDataError(
             f"incremental key {table}.{key} is {known[key].type}, not a timestamp or date"
         )
     where: list[sql.Composable] = []
@@ -451,7 +452,7 @@ def _copy_postgres(
     )
     result = conn.execute(bounds).fetchone()
     if result is None:  # an aggregate always returns a row
-        raise SourceError(f"no bounds for source table {table}")
+        raise SourceDataError(f"no bounds for source table {table}")
     return rows, _key_value(result[0]), _key_value(result[1])
 
 
@@ -463,7 +464,9 @@ def connect_mysql(url: str, **options: Any) -> Any:
     try:
         return pymysql.connect(**mysql_connect_args(url), **options)
     except pymysql.err.MySQLError as exc:
-        raise SourceError(f"cannot connect to {mask_url(url)}: {_scrub(str(exc), url)}") from None
+        raise TransientSourceError(
+            f"cannot connect to {mask_url(url)}: {_scrub(str(exc), url)}"
+        ) from None
 
 
 def _mysql_encoders_only() -> dict[Any, Any]:
@@ -500,7 +503,7 @@ def _extract_mysql(
             found = [_SourceColumn(str(n), str(t).lower(), str(d)) for n, t, d in cur.fetchall()]
         known = _check_columns(table, url, found, [*cols, *order, *([key] if key else [])])
         if key and known[key].type not in {*_MYSQL_TIMESTAMPS, "date"}:
-            raise SourceError(
+            raise SourceDataError(
                 f"incremental key {table}.{key} is {known[key].type}, not a timestamp or date"
             )
         where: list[str] = []
@@ -553,7 +556,7 @@ def _extract_mysql(
             cur.execute("commit")
         return rows, _key_value(low_key), _key_value(high_key)
     except pymysql.err.MySQLError as exc:
-        raise SourceError(
+        raise SourceDataError(
             f"reading source table {table} from {mask_url(url)} failed: {_scrub(str(exc), url)}"
         ) from exc
     finally:

@@ -30,6 +30,8 @@ from urllib.parse import urlsplit, urlunsplit
 
 import httpx
 
+from metricstack.sources.errors import SourceDataError, TransientSourceError
+
 DEFAULT_TIMEOUT = httpx.Timeout(60.0, connect=10.0)
 
 
@@ -44,18 +46,6 @@ class Extract:
     max_key: str | None  # the new high-water mark (None when nothing new)
     retries: int = 0  # transient failures retried
     throttled: int = 0  # 429 answers waited out
-
-
-class ExtractError(RuntimeError):
-    """An extraction failed; the message says which request and why."""
-
-
-class TransientSourceError(ExtractError):
-    """The source was unreachable or failing even after the retries: retry later."""
-
-
-class SourceDataError(ExtractError):
-    """The source refused the request or answered nonsense: a retry would fail again."""
 
 
 def _redact(url: str) -> str:

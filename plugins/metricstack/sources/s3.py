@@ -27,12 +27,8 @@ from datetime import date, timedelta
 from pathlib import Path, PurePosixPath
 from typing import Any, Protocol
 
-from metricstack.sources.http_api import (
-    Extract,
-    ExtractError,
-    SourceDataError,
-    TransientSourceError,
-)
+from metricstack.sources.errors import ExtractError, SourceDataError, TransientSourceError
+from metricstack.sources.http_api import Extract
 
 _DAY = re.compile(r"(?:^|/)dt=(\d{4}-\d{2}-\d{2})/")
 _PERMANENT_CODES = {

@@ -58,13 +58,13 @@ from metricstack.sample_company.dirt import DIRT_SPEC, as_text
 from metricstack.sample_company.generator import Company
 from metricstack.sample_company.schema import TableSchema
 from metricstack.sources.database import (
-    SourceError,
     connect_mysql,
     dialect_of,
     mask_url,
     mysql_quote,
     postgres_conninfo,
 )
+from metricstack.sources.errors import SourceDataError
 
 log = logging.getLogger(__name__)
 
@@ -426,6 +426,6 @@ def _mysql_loader(cur: Any) -> Callable[[str, list[str], pd.DataFrame], None]:
         cur.execute("show warnings limit 5")
         warnings = cur.fetchall()
         if warnings:
-            raise SourceError(f"loading {table}: MySQL reported {warnings}")
+            raise SourceDataError(f"loading {table}: MySQL reported {warnings}")
 
     return load
