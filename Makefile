@@ -2,7 +2,7 @@
 PYTHON ?= $(shell command -v python3.11 || command -v python3)
 VENV := .venvs/platform/bin
 
-.PHONY: demo test lint status stop reset install browser lock
+.PHONY: demo test lint status stop reset install browser lock bench-load
 
 demo: install        ## set up, start Airflow and Superset, run the pipeline once
 	$(VENV)/metricstack demo
@@ -12,6 +12,9 @@ test: install browser lint  ## `make lint`, then the whole test suite
 
 lint: install        ## ruff, mypy, sqlfluff, dbt conventions, yamllint, DAG integrity
 	tools/lint.sh
+
+bench-load: install  ## TPC-H lineitem SF1 through the loader, psql \copy, dlt, pandas
+	$(VENV)/python -m metricstack.bench.load
 
 install:             ## the virtual environments, from requirements/*.lock.txt
 	@$(PYTHON) requirements/bootstrap.py

@@ -107,6 +107,12 @@ def cmd_reset(settings: Settings, args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_load(settings: Settings, args: argparse.Namespace) -> int:
+    from metricstack.loading import command
+
+    return command.run(settings, args)
+
+
 COMMANDS = {
     "demo": (cmd_demo, "set up, start everything, run the pipeline once, print the URLs"),
     "setup": (cmd_setup, "create the databases, roles, metadata and sample data"),
@@ -115,6 +121,7 @@ COMMANDS = {
     "status": (cmd_status, "what runs, where"),
     "stop": (cmd_stop, "stop everything the demo started"),
     "reset": (cmd_reset, "stop, then delete the state folder"),
+    "load": (cmd_load, "load a CSV, JSON lines, Parquet or Excel file into a raw table"),
 }
 
 
@@ -122,7 +129,11 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="metricstack", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
     for name, (_, help_text) in COMMANDS.items():
-        sub.add_parser(name, help=help_text)
+        command_parser = sub.add_parser(name, help=help_text)
+        if name == "load":
+            from metricstack.loading.command import add_arguments
+
+            add_arguments(command_parser)
     args = parser.parse_args(argv)
     settings = load_settings()
     try:

@@ -13,6 +13,9 @@ _TYPES = re.compile(
     r"^(bigint|integer|smallint|numeric(\(\d+,\s*\d+\))?|text|boolean|date|timestamptz)$"
 )
 _IDENTIFIER = re.compile(r"^[a-z_][a-z0-9_]*$")
+# File formats the loader reads (streams.py); csv is streamed as it is, the others
+# are converted record by record into the same COPY stream.
+FORMATS = ("csv", "jsonl", "parquet", "xlsx")
 
 
 class DeclarationError(ValueError):
@@ -58,7 +61,7 @@ def load_source(path: Path) -> Source:
     _require(data["kind"] == "files", path, f"kind '{data['kind']}' is not supported yet (files)")
     files = data.get("files") or {}
     _require("pattern" in files, path, "missing field 'files.pattern'")
-    _require(files.get("format", "csv") == "csv", path, "files.format must be csv")
+    _require(files.get("format", "csv") in FORMATS, path, f"files.format must be one of {FORMATS}")
     schema, _, table = str(data["table"]).rpartition(".")
     _require(bool(schema) and bool(_IDENTIFIER.match(table)), path, "table must be schema.table")
     columns = []
@@ -97,3 +100,22 @@ def load_source(path: Path) -> Source:
 
 def load_sources(folder: Path) -> list[Source]:
     return [load_source(p) for p in sorted(folder.glob("*.yml"))]
+
+
+def adhoc_source(
+    table: str, primary_key: tuple[str, ...], header: tuple[str, ...], fmt: str
+) -> Source:
+    """A source for a one-off load without a declaration: every column text.
+
+    Guessing types from a sample is how ad-hoc loaders go wrong on row 1,000,001; text
+    loads whatever the file holds, and the types belong in the dbt staging model.
+    """
+    schema, _, name = table.rpartition(".")
+    where = Path(f"<{table}>")
+    _require(bool(schema) and bool(_IDENTIFIER.match(name)), where, "table must be schema.table")
+    for column in header:
+        _require(bool(_IDENTIFIER.match(column)), where, f"column '{column}' is not an identifier")
+    for key in primary_key:
+        _require(key in header, where, f"primary key column '{key}' is not in the file")
+    columns = tuple(Column(c, "text", nullable=c not in primary_key) for c in header)
+    return Source(name, "", "files", "", fmt, schema, name, primary_key, columns, where)

@@ -32,3 +32,26 @@ create table if not exists audit.publications (
     run_id text,
     published_at timestamptz not null default now()
 );
+
+-- Added with the server-typed loader (additive: older warehouses gain the columns).
+-- loads: the file's size, the typing and publishing paths taken, and schema drift
+-- (new columns kept, declared columns absent, columns rejected in most rows).
+alter table audit.loads add column if not exists bytes bigint;
+alter table audit.loads add column if not exists typing text;
+alter table audit.loads add column if not exists publish text;
+alter table audit.loads add column if not exists drift jsonb;
+-- rejected_rows: the column that failed and its value, beside the whole record.
+alter table audit.rejected_rows add column if not exists column_name text;
+alter table audit.rejected_rows add column if not exists value text;
+
+-- Whether text converts to a type, on servers without pg_input_is_valid (before 16).
+-- Slow (a subtransaction per call); the loader uses it only on such servers.
+create or replace function audit.input_is_valid(value text, type_name text)
+returns boolean language plpgsql stable as $$
+begin
+    execute format('select %L::%s', value, type_name);
+    return true;
+exception when others then
+    return false;
+end
+$$;
