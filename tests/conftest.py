@@ -67,9 +67,9 @@ def pg_server() -> Iterator[str]:
             postgres.stop(settings)
 
 
-@pytest.fixture
-def fresh_database(pg_server: str) -> Iterator[str]:
-    """A new, empty database on the test server; dropped afterwards."""
+@contextmanager
+def new_database(pg_server: str) -> Iterator[str]:
+    """A new, empty PostgreSQL database on ``pg_server``; dropped afterwards."""
     name = f"ms_test_{uuid.uuid4().hex[:10]}"
     with psycopg.connect(pg_server, autocommit=True) as conn:
         conn.execute(sql.SQL("create database {}").format(sql.Identifier(name)))
@@ -80,6 +80,13 @@ def fresh_database(pg_server: str) -> Iterator[str]:
             conn.execute(
                 sql.SQL("drop database if exists {} with (force)").format(sql.Identifier(name))
             )
+
+
+@pytest.fixture
+def fresh_database(pg_server: str) -> Iterator[str]:
+    """A new, empty database on the test server; dropped afterwards."""
+    with new_database(pg_server) as url:
+        yield url
 
 
 @pytest.fixture
@@ -125,9 +132,9 @@ def mysql_server_url() -> str:
     return url
 
 
-@pytest.fixture
-def mysql_database() -> Iterator[str]:
-    """A new, empty MySQL database ms_test_<hex>; dropped afterwards."""
+@contextmanager
+def new_mysql_database() -> Iterator[str]:
+    """A new, empty MySQL database ms_test_<hex> on the test server; dropped afterwards."""
     server = mysql_server_url()
     name = f"ms_test_{uuid.uuid4().hex[:10]}"
     conn = pymysql.connect(**mysql_connect_args(server), autocommit=True)
@@ -137,3 +144,9 @@ def mysql_database() -> Iterator[str]:
     finally:
         conn.cursor().execute(f"drop database if exists `{name}`")
         conn.close()
+
+
+@pytest.fixture
+def mysql_database() -> Iterator[str]:
+    with new_mysql_database() as url:
+        yield url

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import hashlib
 import itertools
-import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -23,11 +22,9 @@ import pymysql
 import pytest
 
 # pytest puts this folder on sys.path (no __init__.py): share the servers and the rule
-from conftest import mysql_server_url
-from psycopg import sql
+from conftest import new_database, new_mysql_database
 from test_sample_systems_db import CONFIG, CUTOFF, updated_at
 
-from metricstack.config import with_database
 from metricstack.sample_company.generator import Company, generate
 from metricstack.sample_company.systems.shop_db import SHOP_TABLES, seed_shop_database
 from metricstack.sources.database import (
@@ -61,29 +58,14 @@ def tables(company: Company) -> dict[str, pd.DataFrame]:
 
 @pytest.fixture(scope="module")
 def pg_database(pg_server: str) -> Iterator[str]:
-    name = f"ms_test_{uuid.uuid4().hex[:10]}"
-    with psycopg.connect(pg_server, autocommit=True) as conn:
-        conn.execute(sql.SQL("create database {}").format(sql.Identifier(name)))
-    try:
-        yield with_database(pg_server, name)
-    finally:
-        with psycopg.connect(pg_server, autocommit=True) as conn:
-            conn.execute(
-                sql.SQL("drop database if exists {} with (force)").format(sql.Identifier(name))
-            )
+    with new_database(pg_server) as url:
+        yield url
 
 
 @pytest.fixture(scope="module")
 def my_database() -> Iterator[str]:
-    server = mysql_server_url()
-    name = f"ms_test_{uuid.uuid4().hex[:10]}"
-    conn = pymysql.connect(**mysql_connect_args(server), autocommit=True)
-    try:
-        conn.cursor().execute(f"create database `{name}`")
-        yield with_database(server, name)
-    finally:
-        conn.cursor().execute(f"drop database if exists `{name}`")
-        conn.close()
+    with new_mysql_database() as url:
+        yield url
 
 
 def columns(company: Company, table: str) -> list[str]:

@@ -6,7 +6,6 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-import socket
 import subprocess
 import threading
 import time
@@ -19,6 +18,7 @@ import httpx
 import pandas as pd
 import pytest
 import uvicorn
+from conftest import free_port
 from starlette.applications import Starlette
 
 from metricstack.sample_company.config import CompanyConfig
@@ -34,12 +34,6 @@ from metricstack.sources.errors import SourceDataError, TransientSourceError
 from metricstack.sources.http_api import extract_endpoint
 
 TOKEN = "test-token-5f2c"
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def wait_for(url: str, timeout: float = 20) -> None:

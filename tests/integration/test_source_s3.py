@@ -15,6 +15,7 @@ from typing import Any
 
 import pandas as pd
 import pytest
+from conftest import free_port
 
 from metricstack.sample_company.config import CompanyConfig
 from metricstack.sample_company.generator import generate
@@ -24,12 +25,6 @@ from metricstack.sources.s3 import day_of, download, keys_between, list_new_obje
 
 BUCKET = "metricstack-drops"
 CONFIG = CompanyConfig(orders=300, years=1)
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 @pytest.fixture(scope="module")
