@@ -8,41 +8,16 @@ points the tests at another server instead (a superuser URL).
 from __future__ import annotations
 
 import os
-import shutil
-import socket
-import tempfile
 import uuid
 from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 
 import psycopg
-import pymysql
 import pytest
 from psycopg import sql
+from support import free_port, new_database, new_mysql_database, private_dir
 
 from metricstack.config import Settings, load_settings, with_database
-from metricstack.sources.database import mysql_connect_args
-
-
-@contextmanager
-def private_dir(prefix: str) -> Iterator[Path]:
-    """A temporary folder outside pytest's numbered ones.
-
-    pytest prunes all but its three newest basetemp folders when a session starts, so a
-    second pytest on the same machine could delete a running server's data folder.
-    """
-    path = Path(tempfile.mkdtemp(prefix=f"metricstack-{prefix}-"))
-    try:
-        yield path
-    finally:
-        shutil.rmtree(path, ignore_errors=True)
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 @pytest.fixture(scope="session")
@@ -65,21 +40,6 @@ def pg_server() -> Iterator[str]:
             yield with_database(settings.warehouse_url, "postgres")
         finally:
             postgres.stop(settings)
-
-
-@contextmanager
-def new_database(pg_server: str) -> Iterator[str]:
-    """A new, empty PostgreSQL database on ``pg_server``; dropped afterwards."""
-    name = f"ms_test_{uuid.uuid4().hex[:10]}"
-    with psycopg.connect(pg_server, autocommit=True) as conn:
-        conn.execute(sql.SQL("create database {}").format(sql.Identifier(name)))
-    try:
-        yield with_database(pg_server, name)
-    finally:
-        with psycopg.connect(pg_server, autocommit=True) as conn:
-            conn.execute(
-                sql.SQL("drop database if exists {} with (force)").format(sql.Identifier(name))
-            )
 
 
 @pytest.fixture
@@ -117,33 +77,6 @@ def warehouse(fresh_database: str, tmp_path: Path) -> Iterator[Settings]:
             conn.execute(sql.SQL("drop owned by {} cascade").format(role))
         for role in roles:
             conn.execute(sql.SQL("drop role {}").format(role))
-
-
-def mysql_server_url() -> str:
-    """The MariaDB server's URL, or skip (fail with METRICSTACK_REQUIRE_MYSQL=1)."""
-    url = os.environ.get("METRICSTACK_TEST_MYSQL_URL", "mysql://root@127.0.0.1:3306")
-    try:
-        pymysql.connect(**mysql_connect_args(url), connect_timeout=3).close()
-    except pymysql.err.MySQLError as exc:
-        message = f"no MySQL/MariaDB server answers at {url.split('@')[-1]}: {exc}"
-        if os.environ.get("METRICSTACK_REQUIRE_MYSQL") == "1":
-            pytest.fail(message + " (METRICSTACK_REQUIRE_MYSQL=1)")
-        pytest.skip(message + "; set METRICSTACK_REQUIRE_MYSQL=1 to fail instead")
-    return url
-
-
-@contextmanager
-def new_mysql_database() -> Iterator[str]:
-    """A new, empty MySQL database ms_test_<hex> on the test server; dropped afterwards."""
-    server = mysql_server_url()
-    name = f"ms_test_{uuid.uuid4().hex[:10]}"
-    conn = pymysql.connect(**mysql_connect_args(server), autocommit=True)
-    try:
-        conn.cursor().execute(f"create database `{name}`")
-        yield with_database(server, name)
-    finally:
-        conn.cursor().execute(f"drop database if exists `{name}`")
-        conn.close()
 
 
 @pytest.fixture

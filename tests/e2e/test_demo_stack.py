@@ -25,8 +25,8 @@ from pathlib import Path
 import psycopg
 import pytest
 from browser import ARTIFACTS, superset_session
-from conftest import free_port, private_dir
 from psycopg import sql
+from support import free_port, private_dir
 from truth import daily_revenue, valid_orders
 
 from metricstack.config import ROLES, Settings, load_settings, with_database

@@ -22,7 +22,7 @@ import pymysql
 import pytest
 
 # pytest puts this folder on sys.path (no __init__.py): share the servers and the rule
-from conftest import new_database, new_mysql_database
+from support import new_database, new_mysql_database
 from test_sample_systems_db import CONFIG, CUTOFF, updated_at
 
 from metricstack.sample_company.generator import Company, generate

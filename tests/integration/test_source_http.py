@@ -18,8 +18,8 @@ import httpx
 import pandas as pd
 import pytest
 import uvicorn
-from conftest import free_port
 from starlette.applications import Starlette
+from support import free_port
 
 from metricstack.sample_company.config import CompanyConfig
 from metricstack.sample_company.generator import generate

@@ -15,7 +15,7 @@ from typing import Any
 
 import pandas as pd
 import pytest
-from conftest import free_port
+from support import free_port
 
 from metricstack.sample_company.config import CompanyConfig
 from metricstack.sample_company.generator import generate

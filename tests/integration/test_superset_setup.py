@@ -17,8 +17,8 @@ from pathlib import Path
 import httpx
 import psycopg
 import pytest
-from conftest import free_port
 from psycopg import sql
+from support import free_port
 
 from metricstack.config import PROJECT_DIR, Settings, load_settings, with_database
 from metricstack.services import processes
