@@ -17,9 +17,9 @@ import psycopg
 import pymysql
 import pytest
 from psycopg import sql
+from shop_sample import CUTOFF, updated_at
 
-from metricstack.sample_company.config import CompanyConfig
-from metricstack.sample_company.generator import Company, generate
+from metricstack.sample_company.generator import Company
 from metricstack.sample_company.systems import shop_db
 from metricstack.sample_company.systems.landing import (
     CSV_TABLES,
@@ -33,49 +33,7 @@ from metricstack.sample_company.systems.shop_db import (
 )
 from metricstack.sources.database import extract_table, mysql_connect_args
 
-CONFIG = CompanyConfig(orders=1000, years=1)
-CUTOFF = date(2023, 7, 1)
-
-
 # -- servers -----------------------------------------------------------------------------------
-
-
-@pytest.fixture(scope="module")
-def company() -> Company:
-    return generate(CONFIG)
-
-
-@pytest.fixture(scope="module")
-def tables(company: Company) -> dict[str, pd.DataFrame]:
-    return company.collect()
-
-
-def updated_at(company: Company, tables: dict[str, pd.DataFrame], table: str) -> pd.Series:
-    """The documented updated_at rule, recomputed from the collected tables."""
-
-    def utc(values: pd.Series) -> pd.Series:
-        stamps = pd.to_datetime(values)
-        return stamps.dt.tz_localize("UTC") if stamps.dt.tz is None else stamps
-
-    frame = tables[table]
-    own = {
-        "customers": "signup_date",
-        "orders": "ordered_at",
-        "payments": "paid_at",
-        "returns": "returned_on",
-        "purchase_orders": "ordered_on",
-    }
-    if table in own:
-        return utc(frame[own[table]])
-    parents = {
-        "order_lines": ("orders", "order_id", "ordered_at"),
-        "purchase_order_lines": ("purchase_orders", "purchase_order_id", "ordered_on"),
-    }
-    if table in parents:
-        parent, key, column = parents[table]
-        times = tables[parent].drop_duplicates(key).set_index(key)[column]
-        return utc(frame[key].map(times))
-    return pd.Series(pd.Timestamp(company.config.start, tz="UTC"), index=frame.index)
 
 
 def pg_counts(url: str) -> dict[str, int]:

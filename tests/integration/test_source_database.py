@@ -20,12 +20,12 @@ import pandas as pd
 import psycopg
 import pymysql
 import pytest
+from shop_sample import CUTOFF, updated_at
 
 # pytest puts this folder on sys.path (no __init__.py): share the servers and the rule
 from support import new_database, new_mysql_database
-from test_sample_systems_db import CONFIG, CUTOFF, updated_at
 
-from metricstack.sample_company.generator import Company, generate
+from metricstack.sample_company.generator import Company
 from metricstack.sample_company.systems.shop_db import SHOP_TABLES, seed_shop_database
 from metricstack.sources.database import (
     Extract,
@@ -44,16 +44,6 @@ class Shop:
     url: str
     first: dict[str, Extract]  # incremental extracts of the shop as of the cut-off
     folder: Path
-
-
-@pytest.fixture(scope="module")
-def company() -> Company:
-    return generate(CONFIG)
-
-
-@pytest.fixture(scope="module")
-def tables(company: Company) -> dict[str, pd.DataFrame]:
-    return company.collect()
 
 
 @pytest.fixture(scope="module")

@@ -14,7 +14,6 @@ from dataclasses import dataclass
 from decimal import Decimal
 from pathlib import Path
 
-import httpx
 import psycopg
 import pytest
 from psycopg import sql
@@ -22,7 +21,7 @@ from support import free_port
 
 from metricstack.config import PROJECT_DIR, Settings, load_settings, with_database
 from metricstack.services import processes
-from metricstack.services.stack import superset_service
+from metricstack.services.stack import superset_healthy, superset_service
 from metricstack.superset import SupersetClient, setup_superset
 from metricstack.superset.assets import DASHBOARD_SLUG, DASHBOARD_UUID
 
@@ -127,13 +126,6 @@ def _steps_logged(settings: Settings) -> list[str]:
     return [line for line in log.read_text().splitlines() if ": exit " in line]
 
 
-def _healthy(url: str) -> bool:
-    try:
-        return httpx.get(f"{url}/health", timeout=5).text == "OK"
-    except httpx.HTTPError:
-        return False
-
-
 def _count_dashboards(meta_url: str) -> int:
     with psycopg.connect(meta_url) as conn:
         row = conn.execute(
@@ -171,7 +163,7 @@ def test_setup_serve_and_read_revenue_dashboard(tmp_path: Path, databases: Datab
     processes.start(settings, superset_service(settings))
     try:
         processes.wait_until(
-            lambda: _healthy(settings.superset_url), "a healthy Superset", 180, settings, "superset"
+            lambda: superset_healthy(settings), "a healthy Superset", 180, settings, "superset"
         )
         with SupersetClient(
             settings.superset_url, settings.admin_user, "second-admin-pw"

@@ -68,7 +68,7 @@ def superset_service(settings: Settings) -> processes.Service:
     )
 
 
-def _superset_healthy(settings: Settings) -> bool:
+def superset_healthy(settings: Settings) -> bool:
     try:
         return httpx.get(f"{settings.superset_url}/health", timeout=3).status_code == 200
     except httpx.HTTPError:
@@ -90,7 +90,7 @@ def start(settings: Settings, say: Say) -> None:
         "airflow-api-server",
     )
     processes.wait_until(
-        lambda: _superset_healthy(settings), "a healthy Superset", 240, settings, SUPERSET
+        lambda: superset_healthy(settings), "a healthy Superset", 240, settings, SUPERSET
     )
 
 
