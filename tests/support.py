@@ -22,6 +22,7 @@ import pytest
 from psycopg import sql
 
 from metricstack.config import with_database
+from metricstack.loading.declarations import Source, load_system
 from metricstack.sources.database import mysql_connect_args
 
 
@@ -85,3 +86,12 @@ def new_mysql_database() -> Iterator[str]:
     finally:
         conn.cursor().execute(f"drop database if exists `{name}`")
         conn.close()
+
+
+ORDERS_DECLARATION = Path(__file__).parent / "fixtures" / "orders.yml"
+
+
+def orders_source() -> Source:
+    """The loader tests' declared source: order_files.py's CSV into raw.shop_orders."""
+    (source,) = load_system(ORDERS_DECLARATION).objects
+    return source

@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 
 from metricstack.config import Settings
-from metricstack.loading.declarations import load_sources
+from metricstack.loading.declarations import load_systems
 from metricstack.pipeline.ids import TRANSFORM_DAG_ID, ingest_dag_id
 
 # Seconds one DAG file may take to import (Airflow's own import excluded). Measured on
@@ -48,8 +48,8 @@ def test_dag_ids_are_unique_and_expected(dagbag: Any, dag_settings: Settings) ->
     A DAG file that builds two DAGs with one id would keep only the last in its
     globals, so ids are compared to what the declarations ask for.
     """
-    sources = load_sources(dag_settings.project_dir / "dags" / "sources")
-    expected = [ingest_dag_id(s) for s in sources] + [TRANSFORM_DAG_ID]
+    systems = load_systems(dag_settings.project_dir / "dags" / "sources")
+    expected = [ingest_dag_id(s) for s in systems] + [TRANSFORM_DAG_ID]
     twice = [dag_id for dag_id, n in Counter(expected).items() if n > 1]
     assert not twice, f"DAG ids used twice: {twice}"
     assert set(dagbag.dag_ids) >= set(expected), (

@@ -13,15 +13,16 @@ from typing import Any
 
 import psycopg
 import pytest
+from order_files import write_orders
+from support import orders_source
 from truth import invalid_row_count, valid_orders
 
-from metricstack.config import PROJECT_DIR, Settings
+from metricstack.config import Settings
 from metricstack.loading.copy_loader import FileFormatError, LoadResult, load_file
-from metricstack.loading.declarations import Source, load_source
+from metricstack.loading.declarations import Source
 from metricstack.loading.files import RejectedFiles, load_landed_files
-from metricstack.sample_company.orders import write_orders
 
-ORDERS = load_source(PROJECT_DIR / "dags" / "sources" / "shop_orders.yml")
+ORDERS = orders_source()
 HEADER = "order_id,customer_id,ordered_at,status,amount\n"
 
 

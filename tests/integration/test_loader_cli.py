@@ -8,8 +8,9 @@ from pathlib import Path
 
 import psycopg
 import pytest
+from support import ORDERS_DECLARATION
 
-from metricstack.config import PROJECT_DIR, Settings
+from metricstack.config import Settings
 from metricstack.loading import command
 
 
@@ -30,7 +31,7 @@ def test_adhoc_and_declared_loads(
     orders.write_text(
         "order_id,customer_id,ordered_at,status,amount\n1,2,2024-01-01,completed,n/a\n"
     )
-    declaration = PROJECT_DIR / "dags" / "sources" / "shop_orders.yml"
+    declaration = ORDERS_DECLARATION
     assert _run(warehouse, str(orders), "--declaration", str(declaration)) == 0
     assert json.loads(capsys.readouterr().out)["rows_rejected"] == 1
     with psycopg.connect(warehouse.role_url("transformer")) as conn:

@@ -9,14 +9,13 @@ import time
 from pathlib import Path
 
 import psycopg
+from order_files import write_orders
+from support import ORDERS_DECLARATION, orders_source
 from truth import valid_orders
 
-from metricstack.config import PROJECT_DIR, Settings
+from metricstack.config import Settings
 from metricstack.loading.copy_loader import load_file
-from metricstack.loading.declarations import load_source
-from metricstack.sample_company.orders import write_orders
 
-DECLARATION = PROJECT_DIR / "dags" / "sources" / "shop_orders.yml"
 METRICSTACK = str(Path(sys.executable).parent / "metricstack")
 
 
@@ -56,7 +55,7 @@ def _loader_gone(settings: Settings, timeout: float = 30) -> None:
 def test_a_load_killed_mid_copy_then_rerun_loses_and_doubles_nothing(
     warehouse: Settings, tmp_path: Path
 ) -> None:
-    source = load_source(DECLARATION)
+    source = orders_source()
     first = write_orders(tmp_path / "first.csv", days=20)
     with psycopg.connect(warehouse.role_url("loader")) as conn:
         loaded_first = load_file(conn, source, first)
@@ -65,7 +64,7 @@ def test_a_load_killed_mid_copy_then_rerun_loses_and_doubles_nothing(
 
     env = {**os.environ, **warehouse.environ}
     load = subprocess.Popen(
-        [METRICSTACK, "load", str(big), "--declaration", str(DECLARATION)],
+        [METRICSTACK, "load", str(big), "--declaration", str(ORDERS_DECLARATION)],
         env=env,
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,

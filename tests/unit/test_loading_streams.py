@@ -5,15 +5,15 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from support import orders_source
 
-from metricstack.config import PROJECT_DIR
 from metricstack.loading import streams
-from metricstack.loading.declarations import Column, load_source
+from metricstack.loading.declarations import Column
 from metricstack.loading.quarantine import Rejected, parse_notice, reason
 from metricstack.loading.raw_tables import compare_columns
 from metricstack.loading.streams import CsvFile, FileFormatError, JsonLinesFile
 
-ORDERS = load_source(PROJECT_DIR / "dags" / "sources" / "shop_orders.yml")
+ORDERS = orders_source()
 
 
 def test_csv_streams_in_bounded_chunks_and_keeps_bad_lines_aside(

@@ -68,7 +68,16 @@ class Outcome:
 def lineitem_source() -> Source:
     columns = tuple(Column(n, t, nullable=n not in KEY) for n, t in COLUMNS)
     return Source(
-        "tpch_lineitem", "", "files", "", "csv", "raw", "lineitem", KEY, columns, Path("<bench>")
+        name="tpch_lineitem",
+        description="",
+        kind="files",
+        location="lineitem.csv",
+        format="csv",
+        schema="raw",
+        table="lineitem",
+        primary_key=KEY,
+        columns=columns,
+        path=Path("<bench>"),
     )
 
 

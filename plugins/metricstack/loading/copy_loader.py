@@ -101,10 +101,13 @@ def load_file(
     run_id: str | None = None,
     *,
     typing: str = "auto",
+    origin: str | None = None,
 ) -> LoadResult:
     """Load one file in one transaction; see the module's docstring.
 
     ``typing``: ``auto`` (the server's where it can), ``server`` or ``sql``.
+    ``origin``: what audit.loads records as the file (default: its path), such as the
+    ``s3://`` key or the table and window an extract was read from.
     """
     size = path.stat().st_size
     started = datetime.now(UTC)
@@ -125,7 +128,7 @@ def load_file(
                 log.info("%s: already loaded (sha256 %s), skipped", path.name, sha[:12])
                 return LoadResult(source.name, path.name, skipped=True)
         load_id = _start_load(
-            conn, source, path, sha or f"pending {started}", run_id, started, size
+            conn, source, origin or str(path), sha or f"pending {started}", run_id, started, size
         )
         by_server = server_types(conn) if typing == "auto" else typing == "server"
         copied, publish = None, "merge"
@@ -276,7 +279,7 @@ def _already_loaded(conn: psycopg.Connection, source: Source, sha: str) -> bool:
 def _start_load(
     conn: psycopg.Connection,
     source: Source,
-    path: Path,
+    origin: str,
     sha: str,
     run_id: str | None,
     started: datetime,
@@ -285,7 +288,7 @@ def _start_load(
     row = conn.execute(
         "insert into audit.loads (source, file_name, file_sha256, run_id, started_at, bytes) "
         "values (%s, %s, %s, %s, %s, %s) returning load_id",
-        (source.name, str(path), sha, run_id, started, size),
+        (source.name, origin, sha, run_id, started, size),
     ).fetchone()
     if row is None:
         raise RuntimeError("audit.loads returned no load_id")

@@ -22,10 +22,10 @@ class RejectedFiles(RuntimeError):
 def load_landed_files(
     settings: Settings, source: Source, run_id: str | None = None
 ) -> list[dict[str, Any]]:
-    files = sorted(settings.landing_dir.glob(source.pattern))
+    files = sorted(settings.landing_dir.glob(source.location))
     if not files:
         log.warning(
-            "%s: no files match %s in %s", source.name, source.pattern, settings.landing_dir
+            "%s: no files match %s in %s", source.name, source.location, settings.landing_dir
         )
     results: list[dict[str, Any]] = []
     errors: list[str] = []

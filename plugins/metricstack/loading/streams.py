@@ -256,13 +256,13 @@ class JsonLinesFile(ConvertedFile):
 
     def __init__(self, path: Path, declared: tuple[str, ...]) -> None:
         super().__init__(path)
-        first: dict[str, Any] = {}
+        first: dict[str, Any] | None = {}  # an empty file: no rows, the declared columns
         with path.open("rb") as handle:
             for raw in handle:
                 if raw.strip():
-                    first = self._object(raw) or {}
+                    first = self._object(raw)
                     break
-        if not first:
+        if first is None:
             raise FileFormatError(f"{path}: no JSON object on its first non-blank line")
         self.header = (*declared, *(k for k in first if k not in declared))
 

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from metricstack.loading.declarations import Source
+from metricstack.loading.declarations import SourceSystem
 
 TRANSFORM_DAG_ID = "transform"
 
 
-def ingest_dag_id(source: Source) -> str:
-    return f"ingest_{source.name}"
+def ingest_dag_id(system: SourceSystem) -> str:
+    return f"ingest_{system.name}"

@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from metricstack.config import Settings
-from metricstack.loading.declarations import load_sources
+from metricstack.loading.declarations import load_systems
 from metricstack.pipeline.ids import TRANSFORM_DAG_ID, ingest_dag_id
 from metricstack.services.airflow_api import AirflowClient
 
@@ -34,7 +34,7 @@ def client_for(settings: Settings) -> AirflowClient:
 
 
 def ingest_dag_ids(settings: Settings) -> list[str]:
-    return [ingest_dag_id(s) for s in load_sources(settings.project_dir / "dags" / "sources")]
+    return [ingest_dag_id(s) for s in load_systems(settings.project_dir / "dags" / "sources")]
 
 
 def enable_dags(settings: Settings, client: AirflowClient, timeout: float = 300) -> bool:

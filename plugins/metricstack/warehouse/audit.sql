@@ -55,3 +55,15 @@ exception when others then
     return false;
 end
 $$;
+
+-- The high-water mark of each incrementally extracted object: the largest incremental
+-- key loaded (a timestamp for tables and APIs, the last key for S3 drops). It moves
+-- forward only, in the same transaction as the load that reached it; backfills read
+-- their own window and leave it alone.
+create table if not exists audit.watermarks (
+    source text primary key,
+    mark text not null,
+    load_id bigint references audit.loads (load_id),
+    run_id text,
+    updated_at timestamptz not null default now()
+);

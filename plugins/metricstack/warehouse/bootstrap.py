@@ -82,7 +82,11 @@ def ensure_warehouse(settings: Settings) -> None:
         # loader creates and fills raw tables and records its loads
         grant("grant usage, create on schema {} to {}", RAW, loader)
         grant("grant usage on schema {} to {}", AUDIT, loader)
-        grant("grant select, insert, update on audit.loads, audit.rejected_rows to {}", loader)
+        grant(
+            "grant select, insert, update on audit.loads, audit.rejected_rows, audit.watermarks "
+            "to {}",
+            loader,
+        )
         grant("grant usage on sequence audit.loads_load_id_seq to {}", loader)
         # transformer reads raw and audit, builds the dbt layers and publishes marts
         for schema in (RAW, AUDIT):

@@ -1,4 +1,4 @@
-"""Orders of the sample company as the web shop exports them: a CSV file.
+"""A simple orders export as CSV, the loader tests' input (declared in fixtures/orders.yml).
 
 Deterministic: the same seed and size give the same bytes. A small, known share of
 the rows is dirty the way real exports are (a malformed date, an amount that is
@@ -31,7 +31,7 @@ def _orders_on(day: date, base: float) -> int:
 
 def write_orders(path: Path, *, days: int = 730, orders_per_day: int = 20, seed: int = 7) -> Path:
     """Write ``days`` days of orders from 2023-01-01 to ``path``; returns the path."""
-    rng = random.Random(seed)
+    rng = random.Random(seed)  # noqa: S311 - test data, not a secret
     path.parent.mkdir(parents=True, exist_ok=True)
     order_id = 100000
     with path.open("w", newline="", encoding="utf-8") as handle:
