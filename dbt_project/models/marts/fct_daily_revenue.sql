@@ -6,24 +6,26 @@ orders as (
 
 ),
 
-completed_orders as (
+revenue_orders as (
 
-    -- revenue counts completed orders only:
-    -- returns and cancellations earn nothing
+    -- revenue counts every order that was not cancelled, delivered or still
+    -- shipping; returns are refunds of their own, not a lower revenue
     select * from orders
-    where order_status = 'completed'
+    where not is_cancelled
 
 ),
 
 daily as (
 
+    -- revenue is the goods sold net of discounts: shipping fees are
+    -- shipping income, as the general ledger books them
     select
         order_date,
         count(*) as order_count,
-        sum(order_amount) as revenue,
-        sum(order_amount) / count(*) as average_order_value
+        sum(subtotal - discount) as revenue,
+        sum(subtotal - discount) / count(*) as average_order_value
 
-    from completed_orders
+    from revenue_orders
     group by 1
 
 ),
