@@ -1,15 +1,14 @@
-"""What the sample orders file should produce, computed without the package's code.
+"""What the loader tests' orders file should load, computed without the package's code.
 
 A plain reading of the CSV with the documented rules: a row is valid when its key is
 present, its timestamp is ISO 8601 and its amount a number; the last row of a key
-wins; revenue is the sum of completed orders per UTC day.
+wins.
 """
 
 from __future__ import annotations
 
 import csv
-from collections import defaultdict
-from datetime import UTC, date, datetime
+from datetime import datetime
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
 
@@ -47,13 +46,3 @@ def invalid_row_count(path: Path) -> int:
             except (ValueError, InvalidOperation):
                 pass
     return total - good
-
-
-def daily_revenue(*paths: Path) -> dict[date, Decimal]:
-    revenue: dict[date, Decimal] = defaultdict(Decimal)
-    for row in valid_orders(*paths).values():
-        if row["status"] == "completed":
-            moment = datetime.fromisoformat(row["ordered_at"])
-            moment = moment if moment.tzinfo else moment.replace(tzinfo=UTC)
-            revenue[moment.astimezone(UTC).date()] += Decimal(row["amount"])
-    return dict(revenue)

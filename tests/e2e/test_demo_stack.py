@@ -5,8 +5,8 @@ existing PostgreSQL given by URL (``METRICSTACK_TEST_EXTERNAL_PG_URL``, a superu
 URL; `.ci/run` sets it to the machine's PostgreSQL 15). The external run is skipped
 when that server does not answer, unless ``METRICSTACK_REQUIRE_EXTERNAL_PG=1``.
 
-The expected numbers come from tests/truth.py, which reads the source files without
-the package's code.
+The expected numbers come from the sample company's generator (its data and its
+truth), not from the pipeline's code.
 """
 
 from __future__ import annotations
@@ -27,12 +27,13 @@ import pytest
 from browser import ARTIFACTS, superset_session
 from psycopg import sql
 from support import free_port, private_dir
-from truth import daily_revenue, valid_orders
 
 from metricstack.config import ROLES, Settings, load_settings, with_database
+from metricstack.loading.declarations import load_sources, load_systems
+from metricstack.pipeline.ids import TRANSFORM_DAG_ID, ingest_dag_id
 from metricstack.pipeline.run import client_for
+from metricstack.sample_company.generator import Company, generate
 from metricstack.services import processes
-from metricstack.services.stack import SAMPLE_ORDERS
 from metricstack.superset.client import SupersetClient
 
 pytestmark = pytest.mark.e2e
@@ -140,26 +141,58 @@ def test_demo_prints_where_everything_is(stack: Stack) -> None:
     assert f"password {stack.settings.admin_password}" in out
 
 
-def test_mart_revenue_equals_the_source_file(stack: Stack) -> None:
-    source = stack.settings.landing_dir / SAMPLE_ORDERS
-    expected = daily_revenue(source)
+@pytest.fixture(scope="module")
+def company(stack: Stack) -> Company:
+    """The sample company the demo served, generated again from the same settings."""
+    return generate(stack.settings.sample_company)
+
+
+def test_mart_revenue_equals_the_generators_truth(stack: Stack, company: Company) -> None:
+    expected = {
+        date.fromisoformat(day): Decimal(cents) / 100
+        for day, cents in company.truth.daily_revenue_cents.items()
+        if cents  # days without orders have no row
+    }
     assert stack.marts() == expected
-    assert len(expected) == 730
+    assert len(expected) > 1000  # three years of days
 
 
-def test_load_is_recorded_with_its_rejects(stack: Stack) -> None:
-    source = stack.settings.landing_dir / SAMPLE_ORDERS
+def test_every_source_object_is_in_its_raw_table_and_recorded(
+    stack: Stack, company: Company
+) -> None:
+    """Each raw table holds the generator's rows once each, minus the malformed ones,
+    which are quarantined with their reasons."""
+    frames = company.collect()
     with psycopg.connect(stack.settings.role_url("transformer")) as conn:
-        loads = conn.execute("select rows_loaded, rows_rejected from audit.loads").fetchall()
-        raw = conn.execute("select count(*) from raw.shop_orders").fetchone()
-    assert loads[0][0] == len(valid_orders(source)) == (raw or [0])[0]
-    assert loads[0][1] > 0
+        for source in load_sources(stack.settings.project_dir / "dags" / "sources"):
+            frame = frames[source.object]
+            keys = set(map(tuple, frame[list(source.primary_key)].itertuples(index=False)))
+            bad = {
+                tuple(k)
+                for kind in ("malformed_date", "wrong_encoding")
+                for k in company.truth.keys(source.object, kind)
+            }
+            raw = conn.execute(f"select count(*) from {source.schema}.{source.table}").fetchone()
+            assert (raw or [0])[0] == len(keys - bad), source.name
+            recorded = conn.execute(
+                "select count(*), coalesce(sum(rows_rejected), 0) from audit.loads "
+                "where source = %s",
+                (source.name,),
+            ).fetchone()
+            assert recorded is not None and recorded[0] > 0, source.name
+            assert (recorded[1] > 0) == bool(bad), source.name
 
 
 def test_airflow_ran_every_task(stack: Stack) -> None:
     client = client_for(stack.settings)
-    run = next(r for r in client.runs("transform") if r["state"] == "success")
-    states = client.task_states("transform", run["dag_run_id"])
+    for system in load_systems(stack.settings.project_dir / "dags" / "sources"):
+        dag_id = ingest_dag_id(system)
+        run = next(r for r in client.runs(dag_id) if r["state"] == "success")
+        states = client.task_states(dag_id, run["dag_run_id"])
+        assert set(states) == {s.object for s in system.objects}, dag_id
+        assert set(states.values()) == {"success"}, dag_id
+    run = next(r for r in client.runs(TRANSFORM_DAG_ID) if r["state"] == "success")
+    states = client.task_states(TRANSFORM_DAG_ID, run["dag_run_id"])
     assert {"dbt.stg_shop__orders_model_build", "quality_gate", "publish"} <= set(states)
     assert set(states.values()) == {"success"}
 
@@ -247,12 +280,15 @@ def test_a_failing_gate_stops_the_pipeline_and_dashboards_keep_the_last_good_num
     stack: Stack,
 ) -> None:
     before = stack.marts()
-    bad = stack.settings.landing_dir / "orders" / "orders_2025_01_01.csv"
-    # a refund booked as a completed order: the day's revenue turns negative
-    bad.write_text(
-        "order_id,customer_id,ordered_at,status,amount\n"
-        "900000001,17,2025-01-01T10:00:00+00:00,completed,-1000000.00\n"
-    )
+    # a refund booked in the shop as a delivered order: the day's revenue turns negative
+    bad_day = date(2026, 1, 5)
+    with psycopg.connect(stack.settings.shop_db_url) as conn:
+        conn.execute(
+            "insert into orders (order_id, customer_id, warehouse_id, ordered_at, status, "
+            "subtotal, discount, shipping_fee, total, updated_at) values (900000001, 17, 1, "
+            "%(at)s, 'delivered', -1000000, 0, 0, -1000000, %(at)s)",
+            {"at": f"{bad_day}T10:00:00+00:00"},
+        )
     result = stack.cli("run")
     assert result.returncode == 1, result.stdout[-3000:]
     assert "quality_gate" in result.stdout
@@ -264,17 +300,17 @@ def test_a_failing_gate_stops_the_pipeline_and_dashboards_keep_the_last_good_num
     # the candidate mart holds the bad day, the published one does not
     with psycopg.connect(stack.settings.role_url("transformer")) as conn:
         candidate = conn.execute(
-            "select revenue from marts_build.fct_daily_revenue where order_date = '2025-01-01'"
+            "select revenue from marts_build.fct_daily_revenue where order_date = %s", (bad_day,)
         ).fetchone()
     assert candidate is not None and candidate[0] < 0
     assert stack.marts() == before
-    assert date(2025, 1, 1) not in before
+    assert bad_day not in before
 
 
 def test_stop_ends_every_process(stack: Stack) -> None:
     stopped = stack.cli("stop", timeout=300)
     assert stopped.returncode == 0
-    for name in ("superset", "airflow-api-server", "airflow-scheduler"):
+    for name in ("superset", "airflow-api-server", "airflow-scheduler", "crm-api", "s3"):
         assert processes.running_pid(stack.settings, name) is None
     assert not processes.port_open(stack.settings.host, stack.settings.airflow_port)
     assert not processes.port_open(stack.settings.host, stack.settings.superset_port)

@@ -66,14 +66,14 @@ def planted(tmp_path_factory: pytest.TempPathFactory) -> Path:
         """,
     )
     # for sqlfluff: upper-case keywords (CP01) in a model
-    model = root / "dbt_project/models/staging/stg_shop__orders.sql"
+    model = root / "dbt_project/models/staging/shop/stg_shop__orders.sql"
     model.write_text(model.read_text().replace("select * from", "SELECT * FROM"))
     # for the dbt conventions: a mart named without fct_/dim_, undocumented, untested, that
     # reads a source
     _plant(
         root,
         "dbt_project/models/marts/planted_revenue.sql",
-        "select * from {{ source('shop', 'shop_orders') }}\n",
+        "select * from {{ source('shop', 'orders') }}\n",
     )
     # for yamllint: a key given twice
     _plant(root, "expectations/gx/planted.yml", "name: one\nname: two\n")

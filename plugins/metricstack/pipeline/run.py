@@ -55,15 +55,20 @@ def enable_dags(settings: Settings, client: AirflowClient, timeout: float = 300)
 def run_once(
     settings: Settings, client: AirflowClient, *, trigger: bool, timeout: float = 1200
 ) -> list[RunOutcome]:
-    """Wait for one run of every ingestion DAG, then for the transform run their assets start.
+    """Wait for one run of every ingestion DAG, then for the transform run their assets start
+    (the transform DAG waits for every raw table, see transform.py).
 
     With ``trigger`` the ingestion runs are started now; without it, the run the
     scheduler creates when a DAG is first unpaused is the one waited for.
     """
     outcomes = []
     started: datetime | None = None
-    for dag_id in ingest_dag_ids(settings):
-        run = client.trigger(dag_id) if trigger else client.wait_for_any_run(dag_id, timeout)
+    # all systems at once: their DAGs run side by side, as they do on schedule
+    runs = {
+        dag_id: client.trigger(dag_id) if trigger else client.wait_for_any_run(dag_id, timeout)
+        for dag_id in ingest_dag_ids(settings)
+    }
+    for dag_id, run in runs.items():
         run = client.wait_for_run(dag_id, run["dag_run_id"], timeout)
         outcomes.append(_outcome(client, dag_id, run))
         begun = datetime.fromisoformat(run["start_date"])

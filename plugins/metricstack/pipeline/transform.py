@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from airflow.sdk import DAG, AssetAny, dag, get_current_context, task
+from airflow.sdk import DAG, AssetAll, dag, get_current_context, task
 from cosmos import DbtTaskGroup, ExecutionConfig, ProfileConfig, ProjectConfig, RenderConfig
 from cosmos.constants import InvocationMode, LoadMode, TestBehavior
 
@@ -23,8 +23,11 @@ def build_transform_dag() -> DAG:
     @dag(
         dag_id=TRANSFORM_DAG_ID,
         description="dbt builds staging and marts; quality gates; publish to dashboards",
-        # runs whenever any raw table was updated
-        schedule=AssetAny(*(raw_table(s) for s in sources)),
+        # Runs once every raw table has been loaded again: one build per daily batch,
+        # on a consistent cut of every source. A source whose ingestion fails holds the
+        # dashboards on the last complete batch (its failure and the sources' freshness
+        # checks say why) rather than publishing a mix of today's and yesterday's data.
+        schedule=AssetAll(*(raw_table(s) for s in sources)),
         start_date=START_DATE,
         catchup=False,
         max_active_runs=1,
