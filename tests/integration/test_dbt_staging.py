@@ -1,39 +1,30 @@
 """The dbt staging layer and fct_daily_revenue over real raw tables of the sample company.
 
-The sample company (small: 1,000 orders over a year) is written as CSV files and every
-declared object of dags/sources/ is loaded by the real COPY loader into its raw table,
-as ingestion would (dirt included: duplicates merged, malformed dates and wrongly
-encoded lines quarantined, orphans and flipped quantities kept). Then ``dbt build``
+The small sample company is loaded into its raw tables by the real loader (see
+raw_sample.py). Then ``dbt build``
 runs the staging models, their tests and unit tests, and the revenue mart, through the
 transformer role; the outcomes are checked against the generator's ground truth.
 """
 
 from __future__ import annotations
 
-import dataclasses
 import json
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import pandas as pd
 import psycopg
 import pytest
 from psycopg import sql
+from raw_sample import load_raw_sample
 
 from metricstack.config import Settings
-from metricstack.loading.copy_loader import LoadResult, load_file
-from metricstack.loading.declarations import Source, load_systems
-from metricstack.sample_company.config import CompanyConfig
+from metricstack.loading.copy_loader import LoadResult
+from metricstack.loading.declarations import Source
 from metricstack.sample_company.truth import GroundTruth
-from metricstack.sample_company.writers import write_company
 from metricstack.services.dbt import dbt
 
-CONFIG = CompanyConfig(orders=1000, years=1)
-# shop and CRM rows carry the system's own change time (the extractors read by it)
-WITH_UPDATED_AT = ("shop", "crm")
-UPDATED_AT = "2024-01-01T00:00:00Z"
 # relationships that warn, because the sample company plants orphans on purpose or
 # because the loader quarantines the parents (see the models' YAML)
 ORPHANS = {
@@ -64,28 +55,9 @@ class Built:
         return int(self.rows(query)[0][0])
 
 
-def _with_updated_at(path: Path) -> None:
-    """Add the source system's updated_at column to a written CSV file, text untouched."""
-    frame = pd.read_csv(path, dtype=str, keep_default_na=False)
-    frame["updated_at"] = UPDATED_AT
-    frame.to_csv(path, index=False, lineterminator="\n")
-
-
 @pytest.fixture
 def built(warehouse: Settings, tmp_path: Path) -> Iterator[Built]:
-    folder = tmp_path / "company"
-    written = write_company(CONFIG, folder, formats=("csv",))
-    systems = load_systems(warehouse.project_dir / "dags" / "sources")
-    sources = [source for system in systems for source in system.objects]
-    loads: dict[str, LoadResult] = {}
-    with psycopg.connect(warehouse.role_url("loader")) as conn:
-        for source in sources:
-            path = folder / f"{source.object}.csv"
-            if source.system in WITH_UPDATED_AT:
-                _with_updated_at(path)
-            # every object as CSV: the same COPY stream whatever the original format
-            as_csv = dataclasses.replace(source, format="csv")
-            loads[source.object] = load_file(conn, as_csv, path, "test_dbt_staging")
+    sample = load_raw_sample(warehouse, tmp_path / "company")
     dbt(
         warehouse,
         "build",
@@ -95,7 +67,7 @@ def built(warehouse: Settings, tmp_path: Path) -> Iterator[Built]:
         "fct_daily_revenue",
     )
     run_results = json.loads((warehouse.dbt_target_dir / "run_results.json").read_text())
-    yield Built(warehouse, written.truth, sources, loads, run_results["results"])
+    yield Built(warehouse, sample.truth, sample.sources, sample.loads, run_results["results"])
 
 
 def _keys(truth: GroundTruth, table: str, kind: str) -> set[tuple[int | str, ...]]:
