@@ -105,8 +105,34 @@ class SupersetClient:
         chart: dict[str, Any] = self.get(f"/api/v1/chart/{chart_id}")["result"]
         return chart
 
-    def chart_data(self, chart_id: int) -> list[dict[str, Any]]:
-        """Rows of the chart's (first) query, run from the chart's saved query_context."""
-        body = self.get(f"/api/v1/chart/{chart_id}/data/", format="json", type="full")
+    def charts(self) -> list[dict[str, Any]]:
+        """Every chart the user may see (id, slice_name, …)."""
+        found: list[dict[str, Any]] = []
+        page = 0
+        while True:
+            query = f"(columns:!(id,slice_name),page:{page},page_size:100)"
+            body = self.get("/api/v1/chart/", q=query)
+            found.extend(body["result"])
+            if len(found) >= body["count"] or not body["result"]:
+                return found
+            page += 1
+
+    def chart_data_response(
+        self, chart_id: int, *, force: bool = False, result_format: str = "json"
+    ) -> httpx.Response:
+        """The raw answer of GET /api/v1/chart/<id>/data/ (the chart's saved query_context),
+        without raising on an error status: callers check permissions with it."""
+        if self._csrf_token is None:
+            self.login()
+        params = {"format": result_format, "type": "full"}
+        if force:
+            params["force"] = "true"
+        return self._http.get(f"/api/v1/chart/{chart_id}/data/", params=params)
+
+    def chart_data(self, chart_id: int, *, force: bool = False) -> list[dict[str, Any]]:
+        """Rows of the chart's (first) query, run from the chart's saved query_context;
+        ``force`` skips the cache and refreshes it."""
+        response = self.chart_data_response(chart_id, force=force)
+        body = self._check(response, f"chart {chart_id} data")
         rows: list[dict[str, Any]] = body["result"][0]["data"]
         return rows

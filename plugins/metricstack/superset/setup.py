@@ -24,11 +24,14 @@ from typing import LiteralString
 import psycopg
 
 from metricstack.config import Settings, with_driver
-from metricstack.superset import assets
+from metricstack.superset import access, assets
 
 STAMP_NAME = "setup-stamp.json"
 LOG_NAME = "superset-setup.log"
 STEP_TIMEOUT = 600  # seconds; a first `db upgrade` takes ~15 s
+# read by superset_config.py (superset_config/README.md lists them)
+PASSED_THROUGH = ("REDIS_URL",)
+PASSED_THROUGH_PREFIX = "METRICSTACK_SUPERSET_"
 
 
 class SupersetSetupError(RuntimeError):
@@ -65,6 +68,11 @@ def superset_env(settings: Settings) -> dict[str, str]:
             "SUPERSET_HOME": str(settings.superset_home),
         }
     )
+    # Settings given to load_settings() rather than exported (tests, the CLI) reach
+    # superset_config.py too: the cache's Redis and the sign-in (SSO) options.
+    for name, value in settings.environ.items():
+        if name in PASSED_THROUGH or name.startswith(PASSED_THROUGH_PREFIX):
+            env[name] = value
     return env
 
 
@@ -221,10 +229,12 @@ def _write_stamp(path: Path, stamp: dict[str, str]) -> None:
 
 
 def setup_superset(settings: Settings) -> None:
-    """Idempotent: upgrade the schema, make the admin, sync roles, import dashboards.
+    """Idempotent: upgrade the schema, make the admin, sync roles, import dashboards,
+    apply roles.yml (roles, demo users, row-level security).
 
     A step runs when the metadata database or the stamp file says its inputs changed:
-    the Superset version, the admin password, the bundle or the warehouse URI.
+    the Superset version, the admin password, the bundle, the warehouse URI or what
+    access.fingerprint() covers.
     """
     settings.superset_home.mkdir(parents=True, exist_ok=True)
     runner = _Runner(settings)
@@ -274,7 +284,28 @@ def setup_superset(settings: Settings) -> None:
     if not live.dashboard_present or stamp.get("assets") != assets.fingerprint(settings):
         stamp["assets"] = import_assets(settings, _runner=runner)
         _write_stamp(stamp_file, stamp)
+
+    # after the import: row-level filters go on the datasets that exist
+    if stamp.get("access") != access.fingerprint(settings, version):
+        stamp["access"] = apply_access(settings, _runner=runner)
+        _write_stamp(stamp_file, stamp)
     runner.log("--- setup_superset: done")
+
+
+def apply_access(settings: Settings, *, _runner: _Runner | None = None) -> str:
+    """Apply superset_config/roles.yml: roles, demo users, row-level security filters.
+
+    Idempotent (each managed role and filter is rewritten to what the file says).
+    Returns the access fingerprint after applying, for the stamp file.
+    """
+    runner = _runner or _Runner(settings)
+    script = Path(__file__).with_name("apply_access.py")
+    runner.run(
+        "roles, users, row-level security",
+        *(str(venv_dir(settings) / "bin" / "python"), "-I", str(script)),
+        stdin=access.payload_json(settings),  # holds the demo password: never in argv
+    )
+    return access.fingerprint(settings, installed_version(settings))
 
 
 def import_assets(settings: Settings, *, _runner: _Runner | None = None) -> str:
