@@ -6,9 +6,10 @@ import argparse
 import sys
 import time
 
-from metricstack.config import Settings, load_settings
+from metricstack.config import SAMPLE_BUCKET, Settings, load_settings
 from metricstack.services import stack
 from metricstack.services.processes import PortInUse
+from metricstack.sources.database import mask_url
 
 _T0 = time.monotonic()
 
@@ -53,6 +54,11 @@ metricstack is running (local demo logins; generated on this machine, kept in
   Airflow   {settings.airflow_url}   user {settings.admin_user}  password {password}
   Superset  {settings.superset_url}/superset/dashboard/revenue/
             user {settings.admin_user}  password {password}
+
+  sample company's sources (what the ingestion DAGs read):
+  shop db   {mask_url(settings.shop_reader_url)}
+  CRM API   {settings.crm_url}   S3 (moto) {settings.s3_url}/{SAMPLE_BUCKET}
+  landing   {settings.landing_dir}
 
   logs      {settings.logs_dir}
   `make status` shows what runs, `make stop` stops it, `make reset` wipes the state.
@@ -115,8 +121,8 @@ def cmd_load(settings: Settings, args: argparse.Namespace) -> int:
 
 COMMANDS = {
     "demo": (cmd_demo, "set up, start everything, run the pipeline once, print the URLs"),
-    "setup": (cmd_setup, "create the databases, roles, metadata and sample data"),
-    "up": (cmd_up, "set up and start Airflow and Superset"),
+    "setup": (cmd_setup, "create the databases, roles, metadata and the sample sources' data"),
+    "up": (cmd_up, "set up and start the sample sources, Airflow and Superset"),
     "run": (cmd_run, "run the pipeline once now and wait for it"),
     "status": (cmd_status, "what runs, where"),
     "stop": (cmd_stop, "stop everything the demo started"),

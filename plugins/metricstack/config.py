@@ -6,6 +6,11 @@ Setting ``WAREHOUSE_URL``, ``AIRFLOW_DATABASE_URL`` and ``SUPERSET_DATABASE_URL`
 points the platform at existing PostgreSQL databases instead; the embedded server is
 then not started at all.
 
+The sample company (sample_company/) fills the demo's source systems: its shop database
+(``SHOP_DATABASE_URL``, else the database ``shop`` next to the warehouse), the landing
+folder, a CRM API and an S3 bucket served by moto; its size is set by
+``METRICSTACK_SAMPLE_ORDERS``, ``METRICSTACK_SAMPLE_YEARS`` and ``METRICSTACK_SAMPLE_SEED``.
+
 Secrets are never in the repository: they are generated on first setup into
 ``<state>/secrets.env`` and any of them can be overridden from the environment.
 """
@@ -19,12 +24,22 @@ from functools import cached_property
 from pathlib import Path
 from urllib.parse import quote, urlsplit, urlunsplit
 
+from metricstack.sample_company.config import CompanyConfig
+
 PROJECT_DIR = Path(__file__).resolve().parents[2]
 
 # Roles the warehouse is used through (see warehouse/bootstrap.py): the loader writes
 # raw and audit, the transformer (dbt, quality gates) builds staging and marts, the
 # reporting role (Superset) reads published marts only.
 ROLES = ("loader", "transformer", "reporting")
+# The demo's Airflow reads the sample shop database as this role (SELECT only).
+SHOP_READER_ROLE = "shop_reader"
+
+# The sample company's S3 drops: the bucket dags/sources/marketing.yml names, and
+# moto's region. moto accepts any keys, so the demo's are fixed words, not secrets.
+SAMPLE_BUCKET = "metricstack-marketing"
+S3_REGION = "us-east-1"
+S3_DEMO_KEY = "metricstack"
 
 # name in secrets.env -> how it is generated
 _SECRET_NAMES = (
@@ -33,6 +48,8 @@ _SECRET_NAMES = (
     "METRICSTACK_TRANSFORMER_PASSWORD",
     "METRICSTACK_REPORTING_PASSWORD",
     "METRICSTACK_ADMIN_PASSWORD",
+    "METRICSTACK_SHOP_READER_PASSWORD",
+    "METRICSTACK_CRM_TOKEN",
     "AIRFLOW__CORE__FERNET_KEY",
     "AIRFLOW__API_AUTH__JWT_SECRET",
     "AIRFLOW__API__SECRET_KEY",
@@ -117,10 +134,14 @@ class Settings:
     pg_port: int
     airflow_port: int
     superset_port: int
+    crm_port: int
+    s3_port: int
     role_prefix: str
     external_warehouse_url: str | None
     external_airflow_db_url: str | None
     external_superset_db_url: str | None
+    external_shop_db_url: str | None
+    sample_company: CompanyConfig
     environ: dict[str, str] = field(repr=False)
 
     # -- folders -------------------------------------------------------------------
@@ -148,6 +169,16 @@ class Settings:
     def landing_dir(self) -> Path:
         """Where files of the file-drop sources arrive (the sample company writes here)."""
         return Path(self.environ.get("METRICSTACK_LANDING_DIR", self.state_dir / "landing"))
+
+    @property
+    def crm_data_dir(self) -> Path:
+        """The sample CRM's prepared data, which its API serves."""
+        return self.state_dir / "crm"
+
+    @property
+    def sample_stamps_dir(self) -> Path:
+        """Stamps of the sample sources already filled (see services/sample_sources.py)."""
+        return self.state_dir / "sample_company"
 
     @property
     def dbt_project_dir(self) -> Path:
@@ -234,6 +265,36 @@ class Settings:
     def superset_db_url(self) -> str:
         return self.external_superset_db_url or self._embedded_url("superset")
 
+    @property
+    def shop_db_url(self) -> str:
+        """Owner's URL of the sample shop database: setup seeds it (replacing its tables).
+
+        Without SHOP_DATABASE_URL, the database ``shop`` on the warehouse's server: the
+        embedded one in the demo.
+        """
+        if self.external_shop_db_url:
+            return self.external_shop_db_url
+        if self.embedded_pg:
+            return self._embedded_url("shop")
+        return with_database(self.warehouse_url, "shop")
+
+    @property
+    def shop_has_reader(self) -> bool:
+        """Whether the shop is read through the read-only role SHOP_READER_ROLE.
+
+        Only for the shop this stack creates: a SHOP_DATABASE_URL is used as given,
+        since its user may not be allowed to create roles (and it may be MySQL).
+        """
+        return not self.external_shop_db_url
+
+    @property
+    def shop_reader_url(self) -> str:
+        """The URL Airflow reads the shop with: the read-only role, or SHOP_DATABASE_URL."""
+        if not self.shop_has_reader:
+            return self.shop_db_url
+        password = self.secret("METRICSTACK_SHOP_READER_PASSWORD")
+        return with_credentials(self.shop_db_url, self.role_name(SHOP_READER_ROLE), password)
+
     def role_name(self, role: str) -> str:
         return f"{self.role_prefix}_{role}"
 
@@ -254,6 +315,14 @@ class Settings:
         return f"http://{self.host}:{self.superset_port}"
 
     @property
+    def crm_url(self) -> str:
+        return f"http://{self.host}:{self.crm_port}"
+
+    @property
+    def s3_url(self) -> str:
+        return f"http://{self.host}:{self.s3_port}"
+
+    @property
     def admin_user(self) -> str:
         return self.environ.get("METRICSTACK_ADMIN_USER", "admin")
 
@@ -272,6 +341,19 @@ def _int(environ: dict[str, str], name: str, default: int) -> int:
         raise ValueError(f"{name} must be a whole number, got {raw!r}") from None
 
 
+def _sample_company(environ: dict[str, str]) -> CompanyConfig:
+    """The sample company's size: ~30,000 orders over 3 years unless the environment says."""
+    try:
+        return CompanyConfig(
+            orders=_int(environ, "METRICSTACK_SAMPLE_ORDERS", 30_000),
+            years=_int(environ, "METRICSTACK_SAMPLE_YEARS", 3),
+            seed=_int(environ, "METRICSTACK_SAMPLE_SEED", 7),
+        )
+    except ValueError as error:
+        # CompanyConfig's message names its field; name the variable the user sets
+        raise ValueError(f"METRICSTACK_SAMPLE_ORDERS/_YEARS/_SEED: {error}") from None
+
+
 def load_settings(environ: dict[str, str] | None = None) -> Settings:
     env = dict(os.environ if environ is None else environ)
     project_dir = Path(env.get("METRICSTACK_PROJECT_DIR", PROJECT_DIR)).resolve()
@@ -284,9 +366,13 @@ def load_settings(environ: dict[str, str] | None = None) -> Settings:
         pg_port=_int(env, "METRICSTACK_PG_PORT", 55432),
         airflow_port=_int(env, "METRICSTACK_AIRFLOW_PORT", 8080),
         superset_port=_int(env, "METRICSTACK_SUPERSET_PORT", 8088),
+        crm_port=_int(env, "METRICSTACK_CRM_PORT", 8091),
+        s3_port=_int(env, "METRICSTACK_S3_PORT", 8092),
         role_prefix=env.get("METRICSTACK_ROLE_PREFIX", "metricstack"),
         external_warehouse_url=env.get("WAREHOUSE_URL") or None,
         external_airflow_db_url=env.get("AIRFLOW_DATABASE_URL") or None,
         external_superset_db_url=env.get("SUPERSET_DATABASE_URL") or None,
+        external_shop_db_url=env.get("SHOP_DATABASE_URL") or None,
+        sample_company=_sample_company(env),
         environ=env,
     )

@@ -10,8 +10,22 @@ import json
 import os
 import sys
 from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
 
-from metricstack.config import ConnectionParts, Settings, with_driver
+from metricstack.config import (
+    S3_DEMO_KEY,
+    S3_REGION,
+    ConnectionParts,
+    Settings,
+    with_driver,
+)
+
+# Airflow connection ids of the sample company's source systems; the declarations in
+# dags/sources/*.yml name them. Real systems: override these connections in Airflow.
+SHOP_DB_CONN = "metricstack_shop_db"
+CRM_CONN = "metricstack_crm"
+S3_CONN = "metricstack_s3"
 
 
 def bin_path(tool: str) -> str:
@@ -46,6 +60,57 @@ def dbt_env(settings: Settings) -> dict[str, str]:
         "DBT_LOG_PATH": str(settings.logs_dir / "dbt"),
         "DBT_SEND_ANONYMOUS_USAGE_STATS": "false",
     }
+
+
+def _database_connection(url: str) -> dict[str, Any]:
+    """An Airflow connection of a database URL; Airflow keeps the database in ``schema``."""
+    parts = ConnectionParts.from_url(url)
+    # the schemes sources/database.py reads as MySQL (not imported: it pulls in pymysql)
+    mysql = urlsplit(url).scheme.split("+", 1)[0].lower() in {"mysql", "mariadb"}
+    return {
+        "conn_type": "mysql" if mysql else "postgres",
+        "host": parts.host,
+        "port": urlsplit(url).port or (3306 if mysql else 5432),
+        "login": parts.user,
+        "password": parts.password,
+        "schema": parts.dbname,
+    }
+
+
+def source_connections(settings: Settings) -> dict[str, dict[str, Any]]:
+    """The sample sources' Airflow connections (id -> Airflow's JSON form of a connection).
+
+    The shop database as the read-only role, the CRM API (host: its base URL; password:
+    its token) and moto's S3 (AWS connection with the local endpoint in its extra).
+    """
+    return {
+        SHOP_DB_CONN: _database_connection(settings.shop_reader_url),
+        CRM_CONN: {
+            "conn_type": "http",
+            "host": settings.crm_url,
+            "password": settings.secret("METRICSTACK_CRM_TOKEN"),
+        },
+        S3_CONN: {
+            "conn_type": "aws",
+            "login": S3_DEMO_KEY,
+            "password": S3_DEMO_KEY,
+            "extra": {"endpoint_url": settings.s3_url, "region_name": S3_REGION},
+        },
+    }
+
+
+def source_connections_env(settings: Settings) -> dict[str, str]:
+    """``AIRFLOW_CONN_<ID>`` variables of ``source_connections``.
+
+    A variable the user set wins: that is how the sample sources are swapped for real
+    systems. (Airflow reads connections from the environment before its metadata
+    database, so a connection of the same id edited in the UI is shadowed by these.)
+    """
+    variables = {
+        f"AIRFLOW_CONN_{conn_id.upper()}": json.dumps(connection)
+        for conn_id, connection in source_connections(settings).items()
+    }
+    return {name: settings.environ.get(name, value) for name, value in variables.items()}
 
 
 def airflow_env(settings: Settings) -> dict[str, str]:
@@ -84,6 +149,7 @@ def airflow_env(settings: Settings) -> dict[str, str]:
         # the warehouse as Airflow connections, for operators users add to their DAGs
         AIRFLOW_CONN_METRICSTACK_LOADER=settings.role_url("loader"),
         AIRFLOW_CONN_METRICSTACK_TRANSFORMER=settings.role_url("transformer"),
+        **source_connections_env(settings),
         PYTHONPATH=os.pathsep.join(
             p
             for p in (str(settings.project_dir / "plugins"), os.environ.get("PYTHONPATH", ""))

@@ -9,15 +9,13 @@ from dataclasses import dataclass
 import httpx
 
 from metricstack.config import Settings
-from metricstack.sample_company.orders import write_orders
-from metricstack.services import airflow, dbt, postgres, processes
+from metricstack.services import airflow, dbt, postgres, processes, sample_sources
 from metricstack.superset.setup import gunicorn_command, setup_superset, superset_env
 from metricstack.warehouse.bootstrap import ensure_database, ensure_warehouse
 
 Say = Callable[[str], None]
 
 SUPERSET = "superset"
-SAMPLE_ORDERS = "orders/orders_2023_2024.csv"
 
 
 def check_ports(settings: Settings) -> None:
@@ -29,6 +27,10 @@ def check_ports(settings: Settings) -> None:
         wanted.append((settings.airflow_port, "Airflow", "METRICSTACK_AIRFLOW_PORT"))
     if not processes.running_pid(settings, SUPERSET):
         wanted.append((settings.superset_port, "Superset", "METRICSTACK_SUPERSET_PORT"))
+    if not processes.running_pid(settings, sample_sources.CRM):
+        wanted.append((settings.crm_port, "the sample CRM API", "METRICSTACK_CRM_PORT"))
+    if not processes.running_pid(settings, sample_sources.S3):
+        wanted.append((settings.s3_port, "the sample S3 (moto)", "METRICSTACK_S3_PORT"))
     for port, what, setting in wanted:
         processes.ensure_port_free(settings.host, port, what, setting)
 
@@ -46,10 +48,7 @@ def setup(settings: Settings, say: Say) -> None:
         ensure_database(url)
     say("warehouse: schemas, roles and audit tables")
     ensure_warehouse(settings)
-    orders = settings.landing_dir / SAMPLE_ORDERS
-    if not orders.exists():
-        say(f"sample company: writing {orders}")
-        write_orders(orders)
+    sample_sources.seed_sample_sources(settings, say)
     say("dbt: the manifest Cosmos renders the transform DAG from")
     dbt.write_manifest(settings)
     say("Airflow: metadata database and admin login")
@@ -76,11 +75,16 @@ def superset_healthy(settings: Settings) -> bool:
 
 
 def start(settings: Settings, say: Say) -> None:
-    """Start Airflow's four processes and Superset, and wait until they answer."""
+    """Start the sample sources, Airflow's four processes and Superset; wait until they
+    answer. The S3 drops are published while Airflow and Superset boot."""
     settings.superset_home.mkdir(parents=True, exist_ok=True)
+    sample_sources.start(settings)
     for service in airflow.services(settings):
         processes.start(settings, service, "METRICSTACK_AIRFLOW_PORT")
     processes.start(settings, superset_service(settings), "METRICSTACK_SUPERSET_PORT")
+    say(f"sample sources: CRM API on {settings.crm_url}, S3 (moto) on {settings.s3_url}")
+    sample_sources.wait(settings)
+    sample_sources.publish_drops(settings, say)
     say("waiting for Airflow and Superset to answer")
     processes.wait_until(
         lambda: airflow.is_healthy(settings),
@@ -94,10 +98,17 @@ def start(settings: Settings, say: Say) -> None:
     )
 
 
+def _airflow_names() -> list[str]:
+    # by name, not from airflow.services(): building its environment needs the secrets,
+    # and stop and status must work whatever state the folder is in
+    return [f"airflow-{component}" for component in airflow.COMPONENTS]
+
+
 def stop(settings: Settings, say: Say) -> None:
-    for name in (SUPERSET, *(s.name for s in reversed(airflow.services(settings)))):
+    for name in (SUPERSET, *reversed(_airflow_names())):
         if processes.stop(settings, name):
             say(f"stopped {name}")
+    sample_sources.stop(settings, say)
     if settings.embedded_pg and postgres.is_running(settings):
         postgres.stop(settings)
         say("stopped embedded PostgreSQL")
@@ -125,12 +136,15 @@ def status(settings: Settings) -> list[ServiceStatus]:
                 "postgres (embedded)", postgres.pid(settings), f"{settings.host}:{settings.pg_port}"
             )
         )
-    for service in airflow.services(settings):
-        where = settings.airflow_url if service.port else ""
-        rows.append(
-            ServiceStatus(service.name, processes.running_pid(settings, service.name), where)
-        )
+    for name in _airflow_names():
+        where = settings.airflow_url if name == "airflow-api-server" else ""
+        rows.append(ServiceStatus(name, processes.running_pid(settings, name), where))
     rows.append(
         ServiceStatus(SUPERSET, processes.running_pid(settings, SUPERSET), settings.superset_url)
     )
+    for name, where in (
+        (sample_sources.CRM, settings.crm_url),
+        (sample_sources.S3, settings.s3_url),
+    ):
+        rows.append(ServiceStatus(name, processes.running_pid(settings, name), where))
     return rows
