@@ -101,6 +101,9 @@ def stop(settings: Settings, name: str, timeout: float = 30) -> bool:
         os.killpg(pid, signal.SIGTERM)
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
+        # a service this process started stays a zombie (alive to killpg) until reaped
+        with contextlib.suppress(ChildProcessError):
+            os.waitpid(pid, os.WNOHANG)
         try:
             os.killpg(pid, 0)
         except ProcessLookupError:
