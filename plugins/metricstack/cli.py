@@ -54,6 +54,7 @@ metricstack is running (local demo logins; generated on this machine, kept in
   Airflow   {settings.airflow_url}   user {settings.admin_user}  password {password}
   Superset  {settings.superset_url}/superset/dashboard/revenue/
             user {settings.admin_user}  password {password}
+{_demo_logins(settings)}
 
   sample company's sources (what the ingestion DAGs read):
   shop db   {mask_url(settings.shop_reader_url)}
@@ -65,6 +66,18 @@ metricstack is running (local demo logins; generated on this machine, kept in
 """,
         flush=True,
     )
+
+
+def _demo_logins(settings: Settings) -> str:
+    """One line per Superset demo role (they share the demo password)."""
+    from metricstack.superset import demo_logins
+
+    logins = demo_logins(settings)
+    if not logins:
+        return ""
+    lines = ["            demo users (password " + logins[0].password + "):"]
+    lines += [f"              {login.username:<16} {', '.join(login.roles)}" for login in logins]
+    return "\n".join(lines)
 
 
 def cmd_demo(settings: Settings, args: argparse.Namespace) -> int:

@@ -48,6 +48,7 @@ _SECRET_NAMES = (
     "METRICSTACK_TRANSFORMER_PASSWORD",
     "METRICSTACK_REPORTING_PASSWORD",
     "METRICSTACK_ADMIN_PASSWORD",
+    "METRICSTACK_DEMO_PASSWORD",
     "METRICSTACK_SHOP_READER_PASSWORD",
     "METRICSTACK_CRM_TOKEN",
     "AIRFLOW__CORE__FERNET_KEY",
@@ -64,7 +65,7 @@ def _new_secret(name: str) -> str:
         import base64
 
         return base64.urlsafe_b64encode(os.urandom(32)).decode()
-    if name == "METRICSTACK_ADMIN_PASSWORD":
+    if name in ("METRICSTACK_ADMIN_PASSWORD", "METRICSTACK_DEMO_PASSWORD"):
         return secrets.token_urlsafe(9)
     return secrets.token_urlsafe(32)
 

@@ -29,7 +29,8 @@ def load_landed_files(
         )
     results: list[dict[str, Any]] = []
     errors: list[str] = []
-    with psycopg.connect(settings.role_url("loader")) as conn:
+    # autocommit: each load commits on its own (a transaction per file, not one for all)
+    with psycopg.connect(settings.role_url("loader"), autocommit=True) as conn:
         for path in files:
             try:
                 results.append(asdict(load_file(conn, source, path, run_id)))

@@ -123,7 +123,8 @@ def _ingest_incremental(
         raise DeclarationError(f"{source.path}: {source.object} has no incremental_key")
     since: datetime | None
     until: datetime | None
-    with psycopg.connect(settings.role_url("loader")) as conn:
+    # autocommit: the load and its mark are one transaction of their own (below)
+    with psycopg.connect(settings.role_url("loader"), autocommit=True) as conn:
         if window.is_backfill:
             since, until = window.bounds()
         else:
@@ -197,7 +198,8 @@ def _ingest_drops(
         raise DeclarationError(f"{system.path}: an s3 source needs a 'bucket'")
     results: list[dict[str, Any]] = []
     unreadable: list[str] = []
-    with psycopg.connect(settings.role_url("loader")) as conn:
+    # autocommit: each load commits on its own (a transaction per file, not one for all)
+    with psycopg.connect(settings.role_url("loader"), autocommit=True) as conn:
         if window.is_backfill:
             keys = s3.keys_between(endpoint.s3, bucket, source.location, *window.days())
         else:

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import secrets
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -77,21 +76,8 @@ def demo_users_enabled(settings: Settings) -> bool:
 
 
 def demo_password(settings: Settings) -> str:
-    """The demo users' password: the environment, else secrets.env, else a new one
-    generated into secrets.env (readable by the owner only), as config.py does."""
-    try:
-        return settings.secret(DEMO_PASSWORD)
-    except RuntimeError:
-        pass
-    path = settings.secrets_file
-    path.parent.mkdir(parents=True, exist_ok=True)
-    body = path.read_text() if path.exists() else ""
-    if body and not body.endswith("\n"):
-        body += "\n"
-    password = secrets.token_urlsafe(9)
-    path.write_text(body + f"{DEMO_PASSWORD}={password}\n")
-    path.chmod(0o600)
-    return password
+    """The demo users' password (generated into secrets.env by config.py)."""
+    return settings.secret(DEMO_PASSWORD)
 
 
 def demo_logins(settings: Settings) -> list[DemoLogin]:
