@@ -1,0 +1,239 @@
+{{
+    config(
+        indexes=[
+            {
+                'columns': ['signup_month', 'acquisition_channel'],
+                'unique': True,
+            },
+        ]
+    )
+}}
+-- One row per month of data and acquisition channel: marketing spend, new
+-- customers (signed up that month through the channel), customer
+-- acquisition cost and its payback:
+--   cac = marketing spend of the channel that month / its new customers
+--         (null for channels without marketing spend: organic_search,
+--         referral, sales_outreach);
+--   gross_margin_per_active_customer = gross margin of the orders (not
+--         cancelled) of the channel's customers that month / the channel's
+--         customers active that month (an order in the 180 days to its end);
+--   payback_months = cac / gross_margin_per_active_customer.
+with
+
+customers as (
+
+    select * from {{ ref('stg_shop__customers') }}
+
+),
+
+orders as (
+
+    select * from {{ ref('int_orders_joined') }}
+
+),
+
+marketing_spend as (
+
+    select * from {{ ref('fct_marketing_spend') }}
+
+),
+
+time_spine as (
+
+    select * from {{ ref('metricflow_time_spine') }}
+
+),
+
+order_days as (
+
+    select
+        min(order_date) as first_day,
+        max(order_date) as as_of_date
+
+    from orders
+
+),
+
+months as (
+
+    select
+        cast(time_spine.date_day as date) as signup_month,
+        cast(
+            time_spine.date_day + interval '1 month' - interval '1 day' as date
+        )
+            as month_end
+
+    from time_spine
+    inner join order_days
+        on
+            time_spine.date_day
+            between cast(date_trunc('month', order_days.first_day) as date)
+            and order_days.as_of_date
+    where extract(day from time_spine.date_day) = 1
+
+),
+
+channels as (
+
+    select distinct acquisition_channel
+    from customers
+
+),
+
+paid_channels as (
+
+    select distinct marketing_channel
+    from marketing_spend
+
+),
+
+revenue_orders as (
+
+    select * from orders
+    where not is_cancelled and is_known_customer
+
+),
+
+monthly_spend as (
+
+    select
+        marketing_channel as acquisition_channel,
+        cast(date_trunc('month', spend_date) as date) as signup_month,
+        sum(spend_amount) as marketing_spend
+
+    from marketing_spend
+    group by 1, 2
+
+),
+
+monthly_signups as (
+
+    select
+        acquisition_channel,
+        cast(date_trunc('month', signup_date) as date) as signup_month,
+        count(*) as new_customers
+
+    from customers
+    group by 1, 2
+
+),
+
+monthly_margin as (
+
+    select
+        acquisition_channel,
+        order_month as signup_month,
+        sum(gross_margin) as gross_margin
+
+    from (
+        select
+            acquisition_channel,
+            gross_margin,
+            cast(date_trunc('month', order_date) as date) as order_month
+        from revenue_orders
+    ) as channel_orders
+    group by 1, 2
+
+),
+
+monthly_active as (
+
+    select
+        revenue_orders.acquisition_channel,
+        months.signup_month,
+        count(distinct revenue_orders.customer_id) as active_customers
+
+    from months
+    inner join revenue_orders
+        on
+            revenue_orders.order_date > months.month_end - 180
+            and months.month_end >= revenue_orders.order_date
+    group by 1, 2
+
+),
+
+channel_months as (
+
+    select
+        months.signup_month,
+        channels.acquisition_channel,
+        paid_channels.marketing_channel is not null as is_paid_channel
+
+    from months
+    cross join channels
+    left join paid_channels
+        on channels.acquisition_channel = paid_channels.marketing_channel
+
+),
+
+joined as (
+
+    select
+        channel_months.signup_month,
+        channel_months.acquisition_channel,
+        channel_months.is_paid_channel,
+        coalesce(monthly_spend.marketing_spend, 0) as marketing_spend,
+        coalesce(monthly_signups.new_customers, 0) as new_customers,
+        coalesce(monthly_margin.gross_margin, 0) as gross_margin,
+        coalesce(monthly_active.active_customers, 0) as active_customers
+
+    from channel_months
+    left join monthly_spend
+        on
+            channel_months.signup_month = monthly_spend.signup_month
+            and channel_months.acquisition_channel
+            = monthly_spend.acquisition_channel
+    left join monthly_signups
+        on
+            channel_months.signup_month = monthly_signups.signup_month
+            and channel_months.acquisition_channel
+            = monthly_signups.acquisition_channel
+    left join monthly_margin
+        on
+            channel_months.signup_month = monthly_margin.signup_month
+            and channel_months.acquisition_channel
+            = monthly_margin.acquisition_channel
+    left join monthly_active
+        on
+            channel_months.signup_month = monthly_active.signup_month
+            and channel_months.acquisition_channel
+            = monthly_active.acquisition_channel
+
+),
+
+costed as (
+
+    select
+        *,
+        case
+            when is_paid_channel
+                then marketing_spend / nullif(new_customers, 0)
+        end as cac,
+        gross_margin / nullif(active_customers, 0)
+            as gross_margin_per_active_customer
+
+    from joined
+
+),
+
+final as (
+
+    select
+        signup_month,
+        acquisition_channel,
+        is_paid_channel,
+        new_customers,
+        active_customers,
+        cast(marketing_spend as numeric(18, 2)) as marketing_spend,
+        cast(gross_margin as numeric(18, 2)) as gross_margin,
+        cast(cac as numeric(18, 2)) as cac,
+        cast(gross_margin_per_active_customer as numeric(18, 2))
+            as gross_margin_per_active_customer,
+        cast(cac / nullif(gross_margin_per_active_customer, 0) as numeric(9, 2))
+            as payback_months
+
+    from costed
+
+)
+
+select * from final

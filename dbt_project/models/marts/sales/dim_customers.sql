@@ -1,0 +1,62 @@
+-- One row per customer: who they are, where, how they came, and their orders
+-- so far (orders not cancelled).
+with
+
+customers as (
+
+    select * from {{ ref('stg_shop__customers') }}
+
+),
+
+countries as (
+
+    select * from {{ ref('stg_shop__countries') }}
+
+),
+
+regions as (
+
+    select * from {{ ref('stg_shop__regions') }}
+
+),
+
+customer_orders as (
+
+    select * from {{ ref('int_customer_orders_summarised') }}
+
+),
+
+customers_joined as (
+
+    select
+        customers.customer_id,
+        customers.first_name,
+        customers.last_name,
+        customers.email,
+        customers.country_code,
+        countries.country_name,
+        countries.region_id,
+        regions.region_name,
+        customers.customer_segment,
+        customers.is_business,
+        customers.acquisition_channel,
+        customers.signup_date,
+        customers.account_manager_id,
+        customer_orders.first_order_date,
+        customer_orders.last_order_date,
+        cast(date_trunc('month', customers.signup_date) as date)
+            as signup_month,
+        coalesce(customer_orders.order_count, 0) as order_count,
+        coalesce(customer_orders.revenue, 0) as lifetime_revenue
+
+    from customers
+    left join countries
+        on customers.country_code = countries.country_code
+    left join regions
+        on countries.region_id = regions.region_id
+    left join customer_orders
+        on customers.customer_id = customer_orders.customer_id
+
+)
+
+select * from customers_joined

@@ -1,0 +1,109 @@
+{{
+    config(
+        indexes=[{'columns': ['week_start', 'stage_number'], 'unique': True}]
+    )
+}}
+-- One row per week and funnel stage (visit, product_view, cart, checkout,
+-- purchase): the web sessions of the week (by their first event, UTC weeks
+-- from Monday) that reached the stage, and the conversion from the previous
+-- stage and from the visit.
+with
+
+sessions as (
+
+    select * from {{ ref('int_funnel_sessions_summarised') }}
+
+),
+
+weekly as (
+
+    select
+        session_week as week_start,
+        count(*) filter (where reached_visit) as visit,
+        count(*) filter (where reached_product_view) as product_view,
+        count(*) filter (where reached_cart) as cart,
+        count(*) filter (where reached_checkout) as checkout,
+        count(*) filter (where reached_purchase) as purchase
+
+    from sessions
+    group by 1
+
+),
+
+stages as (
+
+    select
+        week_start,
+        1 as stage_number,
+        'visit' as funnel_stage,
+        visit as sessions,
+        cast(null as bigint) as previous_stage_sessions,
+        visit as visit_sessions
+    from weekly
+
+    union all
+
+    select
+        week_start,
+        2 as stage_number,
+        'product_view' as funnel_stage,
+        product_view as sessions,
+        visit as previous_stage_sessions,
+        visit as visit_sessions
+    from weekly
+
+    union all
+
+    select
+        week_start,
+        3 as stage_number,
+        'cart' as funnel_stage,
+        cart as sessions,
+        product_view as previous_stage_sessions,
+        visit as visit_sessions
+    from weekly
+
+    union all
+
+    select
+        week_start,
+        4 as stage_number,
+        'checkout' as funnel_stage,
+        checkout as sessions,
+        cart as previous_stage_sessions,
+        visit as visit_sessions
+    from weekly
+
+    union all
+
+    select
+        week_start,
+        5 as stage_number,
+        'purchase' as funnel_stage,
+        purchase as sessions,
+        checkout as previous_stage_sessions,
+        visit as visit_sessions
+    from weekly
+
+),
+
+final as (
+
+    select
+        week_start,
+        stage_number,
+        funnel_stage,
+        sessions,
+        previous_stage_sessions,
+        cast(
+            1.0 * sessions / nullif(previous_stage_sessions, 0)
+            as numeric(9, 4)
+        ) as step_conversion_rate,
+        cast(1.0 * sessions / nullif(visit_sessions, 0) as numeric(9, 4))
+            as conversion_from_visit
+
+    from stages
+
+)
+
+select * from final

@@ -1,0 +1,73 @@
+{{
+    config(
+        indexes=[
+            {'columns': ['order_month', 'sales_rep_id'], 'unique': True},
+            {'columns': ['team_id']},
+        ]
+    )
+}}
+-- One row per month and sales rep who booked business orders that month:
+-- orders not cancelled, customers, revenue, gross margin and its rank in the
+-- rep's team.
+with
+
+orders as (
+
+    select * from {{ ref('fct_orders') }}
+
+),
+
+sales_reps as (
+
+    select * from {{ ref('dim_sales_reps') }}
+
+),
+
+rep_orders as (
+
+    select * from orders
+    where not is_cancelled and sales_rep_id is not null
+
+),
+
+rep_months as (
+
+    select
+        order_month,
+        sales_rep_id,
+        count(*) as order_count,
+        count(distinct customer_id) as customer_count,
+        sum(revenue) as revenue,
+        sum(gross_margin) as gross_margin
+
+    from rep_orders
+    group by 1, 2
+
+),
+
+final as (
+
+    select
+        rep_months.order_month,
+        rep_months.sales_rep_id,
+        sales_reps.sales_rep_name,
+        sales_reps.team_id,
+        sales_reps.team_name,
+        rep_months.order_count,
+        rep_months.customer_count,
+        cast(rep_months.revenue as numeric(18, 2)) as revenue,
+        cast(rep_months.gross_margin as numeric(18, 2)) as gross_margin,
+        cast(rep_months.revenue / rep_months.order_count as numeric(18, 2))
+            as average_order_value,
+        rank() over (
+            partition by rep_months.order_month, sales_reps.team_id
+            order by rep_months.revenue desc
+        ) as revenue_rank_in_team
+
+    from rep_months
+    left join sales_reps
+        on rep_months.sales_rep_id = sales_reps.sales_rep_id
+
+)
+
+select * from final
