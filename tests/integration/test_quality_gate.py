@@ -1,8 +1,8 @@
 """The fct_daily_revenue quality gate against a real PostgreSQL warehouse.
 
 The warehouse is bootstrapped like the demo's (schemas, roles, grants; see conftest),
-the mart is created by the transformer role as dbt would, and the gate runs exactly as
-in production: through the transformer role.
+the mart and the staged orders it reconciles with are created by the transformer role
+as dbt would, and the gate runs exactly as in production: through the transformer role.
 """
 
 from __future__ import annotations
@@ -24,6 +24,18 @@ GOOD_ROWS = [
     ("2026-01-02", 2, "50.00", "25.00"),
     ("2026-01-03", 1, "0.00", "0.00"),
 ]
+# The staged orders behind GOOD_ROWS (the cancelled one counts for nothing):
+# (order_id, order_date, subtotal, discount, is_cancelled)
+STAGED_ORDERS = [
+    (1, "2026-01-01", "12.00", "2.00", False),
+    (2, "2026-01-01", "10.00", "0.00", False),
+    (3, "2026-01-01", "10.00", "0.00", False),
+    (4, "2026-01-02", "30.00", "0.00", False),
+    (5, "2026-01-02", "25.00", "5.00", False),
+    (6, "2026-01-02", "99.00", "0.00", True),
+    (7, "2026-01-03", "5.00", "5.00", False),
+]
+EXPECTATIONS = 13  # in the suite (define_gx.fct_daily_revenue_expectations)
 
 
 @dataclass(frozen=True)
@@ -50,6 +62,14 @@ def mart(warehouse: Settings) -> Iterator[Mart]:
             " order_date date, order_count bigint,"
             " revenue numeric(18,2), average_order_value numeric(18,2))"
         )
+        conn.execute(
+            "create table staging.stg_shop__orders (order_id bigint, order_date date,"
+            " subtotal numeric(18,2), discount numeric(18,2), is_cancelled boolean)"
+        )
+        with conn.cursor() as cur:
+            cur.executemany(
+                "insert into staging.stg_shop__orders values (%s, %s, %s, %s, %s)", STAGED_ORDERS
+            )
     yield Mart(settings=warehouse, owner_url=owner_url, state_dir=warehouse.state_dir)
 
 
@@ -60,7 +80,8 @@ def test_gate_passes_on_good_rows(mart: Mart) -> None:
 
     assert result.success
     assert result.failures == ()
-    assert result.evaluated == result.successful == 9
+    assert result.evaluated == result.successful == EXPECTATIONS
+    assert result.decision == "passed"
     index = mart.state_dir / "data_docs" / "index.html"
     assert index.is_file()
     assert index == mart.settings.data_docs_dir / "index.html"
@@ -80,6 +101,8 @@ def test_gate_fails_on_negative_revenue_and_duplicate_date(mart: Mart) -> None:
     assert {(f.expectation_type, f.column) for f in result.failures} == {
         ("expect_column_values_to_be_between", "revenue"),
         ("expect_column_values_to_be_unique", "order_date"),
+        # the extra row is in the mart, not in the staged orders
+        ("unexpected_rows_expectation", None),
     }
     assert not any(f.error for f in result.failures)
     message = str(raised.value)
@@ -107,3 +130,29 @@ def test_gate_fails_when_the_column_set_breaks_the_contract(mart: Mart) -> None:
     assert failure.expectation_type == "expect_table_columns_to_match_set"
     assert failure.column is None
     assert "note" in failure.observed_value
+
+
+def test_gate_reconciles_the_mart_with_the_staged_orders(mart: Mart) -> None:
+    # a day whose revenue lost a cent, and a day missing altogether
+    mart.load([("2026-01-01", 3, "29.99", "10.00"), ("2026-01-02", 2, "50.00", "25.00")])
+
+    result = run_gate(mart.settings, CHECKPOINT)
+
+    assert result.decision == "blocked"
+    [failure] = result.failures
+    assert failure.expectation_type == "unexpected_rows_expectation"
+    assert failure.severity == "critical" and not failure.error
+    assert failure.unexpected_count == 2
+    assert "Reconciles with staging" in failure.expected
+
+
+def test_implausible_values_are_warnings_that_let_the_mart_through(mart: Mart) -> None:
+    with psycopg.connect(mart.owner_url, autocommit=True) as conn:
+        conn.execute("update staging.stg_shop__orders set subtotal = 60000 where order_id = 7")
+    mart.load([*GOOD_ROWS[:2], ("2026-01-03", 1, "59995.00", "59995.00")])
+
+    result = enforce_gate(mart.settings, CHECKPOINT)  # does not raise
+
+    assert result.success and result.decision == "passed_with_warnings"
+    [warning] = result.warnings
+    assert (warning.column, warning.severity) == ("average_order_value", "warning")

@@ -1,4 +1,9 @@
-"""The transform DAG: dbt builds the models (Cosmos), the gate validates, then publish."""
+"""The transform DAG: raw gate, dbt builds the models (Cosmos), mart gate, then publish.
+
+raw_gate >> dbt >> quality_gate >> publish, and purge_audit beside them: a branch of
+its own, so that it runs whatever the gates decide without being a leaf that could
+make a blocked run look successful.
+"""
 
 from __future__ import annotations
 
@@ -9,11 +14,27 @@ from cosmos.constants import InvocationMode, LoadMode, TestBehavior
 from metricstack.config import load_settings
 from metricstack.loading.declarations import load_sources
 from metricstack.pipeline.assets import PUBLISHED_MARTS, raw_table
-from metricstack.pipeline.defaults import DEFAULT_ARGS, START_DATE
+from metricstack.pipeline.defaults import DAG_CALLBACKS, DEFAULT_ARGS, START_DATE
 from metricstack.pipeline.ids import TRANSFORM_DAG_ID
+from metricstack.quality.raw_suites import MART_GATE, RAW_GATE
 
-# One checkpoint per published mart, kept in expectations/.
-GATES = ("fct_daily_revenue_gate",)
+# Checkpoints of expectations/gx: the raw tables before dbt (one suite per declared
+# source), then one checkpoint per published mart.
+RAW_GATES = (RAW_GATE,)
+GATES = (MART_GATE,)
+
+
+def _enforce(checkpoints: tuple[str, ...]) -> dict[str, str]:
+    """Run the gates and record them (audit.validations, audit.gate_decisions)."""
+    from airflow.sdk.exceptions import AirflowFailException
+
+    from metricstack.quality.gate import GateFailed, run_gate_task
+
+    try:
+        return run_gate_task(load_settings(), checkpoints, get_current_context()["run_id"])
+    except GateFailed as failure:
+        # A data problem: retrying cannot help, so fail for good.
+        raise AirflowFailException(str(failure)) from failure
 
 
 def build_transform_dag() -> DAG:
@@ -33,6 +54,7 @@ def build_transform_dag() -> DAG:
         max_active_runs=1,
         default_args=DEFAULT_ARGS,
         tags=["transform", "dbt", "quality"],
+        **DAG_CALLBACKS,
     )
     def transform() -> None:
         dbt = DbtTaskGroup(
@@ -56,17 +78,14 @@ def build_transform_dag() -> DAG:
         )
 
         @task(retries=0)
-        def quality_gate() -> None:
-            from airflow.sdk.exceptions import AirflowFailException
+        def raw_gate() -> dict[str, str]:
+            """Bad raw data (a null or duplicated key, a value outside its set) stops the
+            build before dbt runs; warnings (e.g. the shop's flipped quantities) pass."""
+            return _enforce(RAW_GATES)
 
-            from metricstack.quality.gate import GateFailed, enforce_gate
-
-            for checkpoint in GATES:
-                try:
-                    enforce_gate(load_settings(), checkpoint)
-                except GateFailed as failure:
-                    # A data problem: retrying cannot help, so fail for good.
-                    raise AirflowFailException(str(failure)) from failure
+        @task(retries=0)
+        def quality_gate() -> dict[str, str]:
+            return _enforce(GATES)
 
         @task(outlets=[PUBLISHED_MARTS])
         def publish() -> dict[str, int]:
@@ -74,6 +93,14 @@ def build_transform_dag() -> DAG:
 
             return publish_marts(load_settings(), get_current_context()["run_id"])
 
-        dbt >> quality_gate() >> publish()
+        @task
+        def purge_audit() -> dict[str, int]:
+            """Audit rows older than METRICSTACK_AUDIT_RETENTION_DAYS (default 400)."""
+            from metricstack.quality.audit import purge_audit as purge
+
+            return purge(load_settings())
+
+        raw_gate() >> dbt >> quality_gate() >> publish()
+        purge_audit()
 
     return transform()

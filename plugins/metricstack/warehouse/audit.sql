@@ -67,3 +67,89 @@ create table if not exists audit.watermarks (
     run_id text,
     updated_at timestamptz not null default now()
 );
+
+-- The audit trail of runs, quality gates and failures (quality/audit.py writes it).
+-- Kept METRICSTACK_AUDIT_RETENTION_DAYS days (default 400), purged by the transform
+-- DAG's purge_audit task; audit.loads, rejected_rows and watermarks are the loader's
+-- memory of what was loaded and are not purged.
+
+-- One row per DAG run, written by the DAG's success and failure callbacks; a cleared
+-- and re-run DAG run updates its row.
+create table if not exists audit.pipeline_runs (
+    dag_id text not null,
+    run_id text not null,
+    run_type text,
+    state text not null,
+    started_at timestamptz,
+    ended_at timestamptz,
+    reason text,
+    recorded_at timestamptz not null default now(),
+    primary key (dag_id, run_id)
+);
+
+-- Every expectation a quality gate evaluated: what it checked and what it found.
+create table if not exists audit.validations (
+    validation_id bigserial primary key,
+    run_id text,
+    checkpoint text not null,
+    suite text not null,
+    asset text not null,
+    expectation_type text not null,
+    column_name text,
+    expected text,
+    success boolean not null,
+    severity text not null,
+    observed_value text,
+    unexpected_count bigint,
+    element_count bigint,
+    evaluation_error boolean not null default false,
+    validated_at timestamptz not null default now()
+);
+create index if not exists validations_run_id on audit.validations (run_id);
+create index if not exists validations_validated_at on audit.validations (validated_at);
+
+-- Each gate's decision: passed, passed_with_warnings (recorded, not blocking) or
+-- blocked (the run stopped; reasons say which expectations, or the error).
+create table if not exists audit.gate_decisions (
+    decision_id bigserial primary key,
+    run_id text,
+    gate text not null,
+    decision text not null
+        check (decision in ('passed', 'passed_with_warnings', 'blocked')),
+    evaluated integer not null default 0,
+    blocking integer not null default 0,
+    warnings integer not null default 0,
+    reasons jsonb not null default '[]',
+    data_docs text,
+    decided_at timestamptz not null default now()
+);
+create index if not exists gate_decisions_run_id on audit.gate_decisions (run_id);
+
+-- Every task that failed for good (after its retries), with what to do about it.
+create table if not exists audit.task_failures (
+    failure_id bigserial primary key,
+    dag_id text not null,
+    task_id text not null,
+    run_id text,
+    map_index integer,
+    try_number integer,
+    error_class text,
+    message text not null,
+    hint text,
+    failed_at timestamptz not null default now()
+);
+
+-- Alerts: load volumes off their usual range, quality warnings. Non-blocking.
+create table if not exists audit.alerts (
+    alert_id bigserial primary key,
+    kind text not null,
+    subject text not null,
+    observed numeric,
+    expected_low numeric,
+    expected_high numeric,
+    details jsonb,
+    run_id text,
+    notified boolean,
+    raised_at timestamptz not null default now()
+);
+create index if not exists alerts_raised_at on audit.alerts (raised_at);

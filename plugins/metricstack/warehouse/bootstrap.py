@@ -111,6 +111,25 @@ def ensure_warehouse(settings: Settings) -> None:
             MARTS,
             reporting,
         )
+        # the audit trail (quality/audit.py): the gates (transformer) record validations
+        # and decisions; DAG and task callbacks (transformer) record runs and failures;
+        # volume checks at the end of ingestion (loader) and gate warnings raise alerts;
+        # the transformer's purge_audit task deletes rows past their retention
+        grant(
+            "grant select, insert, update, delete on audit.pipeline_runs, audit.validations, "
+            "audit.gate_decisions, audit.task_failures, audit.alerts to {}",
+            transformer,
+        )
+        grant("grant delete on audit.publications to {}", transformer)
+        grant("grant select, insert on audit.alerts to {}", loader)
+        for sequence in (
+            "validations_validation_id_seq",
+            "gate_decisions_decision_id_seq",
+            "task_failures_failure_id_seq",
+            "alerts_alert_id_seq",
+        ):
+            grant(f"grant usage on sequence audit.{sequence} to {{}}", transformer)
+        grant("grant usage on sequence audit.alerts_alert_id_seq to {}", loader)
     log.info(
         "warehouse ready: schemas %s, roles %s %s %s",
         ", ".join(SCHEMAS),

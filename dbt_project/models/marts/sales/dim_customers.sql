@@ -28,11 +28,10 @@ customer_orders as (
 
 customers_joined as (
 
+    -- no names or e-mail addresses: marts are what every dashboard role reads,
+    -- and personal data stays in staging, which only engineers query
     select
         customers.customer_id,
-        customers.first_name,
-        customers.last_name,
-        customers.email,
         customers.country_code,
         countries.country_name,
         countries.region_id,
