@@ -1,6 +1,6 @@
 """The transform DAG: raw gate, dbt builds the models (Cosmos), mart gate, then publish.
 
-raw_gate >> dbt >> quality_gate >> publish, and purge_audit beside them: a branch of
+raw_gate >> dbt >> analytics >> quality_gate >> publish, and purge_audit beside them: a branch of
 its own, so that it runs whatever the gates decide without being a leaf that could
 make a blocked run look successful.
 """
@@ -84,6 +84,14 @@ def build_transform_dag() -> DAG:
             return _enforce(RAW_GATES)
 
         @task(retries=0)
+        def analytics() -> dict[str, int]:
+            """Forecast, trend, KPI anomalies, revenue drivers and churn scores, written
+            to marts_build beside the dbt marts: validated and published with them."""
+            from metricstack.analytics import run_analytics
+
+            return run_analytics(load_settings(), get_current_context()["run_id"])
+
+        @task(retries=0)
         def quality_gate() -> dict[str, str]:
             return _enforce(GATES)
 
@@ -100,7 +108,7 @@ def build_transform_dag() -> DAG:
 
             return purge(load_settings())
 
-        raw_gate() >> dbt >> quality_gate() >> publish()
+        raw_gate() >> dbt >> analytics() >> quality_gate() >> publish()
         purge_audit()
 
     return transform()
