@@ -11,7 +11,6 @@ truth), not from the pipeline's code.
 
 from __future__ import annotations
 
-import json
 import os
 import subprocess
 import sys
@@ -29,6 +28,7 @@ from psycopg import sql
 from support import free_port, private_dir
 
 from metricstack.config import ROLES, Settings, load_settings, with_database
+from metricstack.lineage.graph import build_graph, trace_graph
 from metricstack.loading.declarations import load_sources, load_systems
 from metricstack.pipeline.ids import TRANSFORM_DAG_ID, ingest_dag_id
 from metricstack.pipeline.run import client_for
@@ -197,20 +197,36 @@ def test_airflow_ran_every_task(stack: Stack) -> None:
     assert set(states.values()) == {"success"}
 
 
-def test_lineage_events_trace_the_mart_back_to_the_raw_table(stack: Stack) -> None:
-    """OpenLineage events from Airflow and Cosmos' dbt runs, in the local file store."""
-    edges = set()
-    for line in stack.settings.lineage_file.read_text().splitlines():
-        event = json.loads(line)
-        if event["eventType"] == "COMPLETE":
-            for source in event.get("inputs", []):
-                for target in event.get("outputs", []):
-                    if source["name"] != target["name"]:
-                        edges.add(
-                            (source["name"].split(".", 1)[1], target["name"].split(".", 1)[1])
-                        )
-    assert ("raw.shop_orders", "staging.stg_shop__orders") in edges
-    assert ("staging.stg_shop__orders", "marts_build.fct_daily_revenue") in edges
+def test_a_dashboard_chart_is_traced_back_to_its_source_objects(stack: Stack) -> None:
+    """From the stored OpenLineage events, the publications and the Superset export:
+    chart -> published mart -> dbt models -> raw table -> the shop's orders table, each
+    step with the run that made it; the same edges are in audit.lineage_edges."""
+    graph = build_graph(stack.settings)
+    via_revenue = [
+        path
+        for chart in graph.charts()
+        for path in trace_graph(graph, chart)
+        if any(edge.target == "marts.fct_daily_revenue" for edge in path)
+    ]
+    assert via_revenue, f"no chart reads marts.fct_daily_revenue: {graph.charts()}"
+    steps = [(edge.source, edge.target) for edge in via_revenue[0]]
+    nodes = [steps[0][0], *(target for _, target in steps)]
+    assert nodes[0] == "source:shop.orders", nodes
+    for table in (
+        "raw.shop_orders",
+        "staging.stg_shop__orders",
+        "marts_build.fct_daily_revenue",
+        "marts.fct_daily_revenue",
+    ):
+        assert table in nodes, (table, nodes)
+    # every step before Superset was made by a run the audit trail knows
+    ran = [edge.run.run_id for edge in via_revenue[0] if edge.kind != "superset"]
+    assert ran and all(ran), via_revenue[0]
+    with psycopg.connect(stack.settings.role_url("transformer")) as conn:
+        stored = conn.execute(
+            "select count(*) from audit.lineage_edges where from_dataset = 'raw.shop_orders'"
+        ).fetchone()
+    assert stored is not None and stored[0] > 0
 
 
 def test_superset_serves_the_revenue_dashboard_with_the_marts_numbers(stack: Stack) -> None:

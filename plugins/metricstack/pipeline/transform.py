@@ -1,6 +1,7 @@
 """The transform DAG: raw gate, dbt builds the models (Cosmos), mart gate, then publish.
 
-raw_gate >> dbt >> analytics >> quality_gate >> publish, and purge_audit beside them: a branch of
+raw_gate >> dbt >> analytics >> quality_gate >> publish >> document (dbt docs, lineage
+for auditors), and purge_audit beside them: a branch of
 its own, so that it runs whatever the gates decide without being a leaf that could
 make a blocked run look successful.
 """
@@ -102,13 +103,24 @@ def build_transform_dag() -> DAG:
             return publish_marts(load_settings(), get_current_context()["run_id"])
 
         @task
+        def document() -> int:
+            """After a publication: the dbt docs site and the lineage edges auditors read
+            (the published marts are in audit.publications by now)."""
+            from metricstack.lineage.docs import generate_dbt_docs
+            from metricstack.lineage.store import store_lineage
+
+            settings = load_settings()
+            generate_dbt_docs(settings)
+            return store_lineage(settings)
+
+        @task
         def purge_audit() -> dict[str, int]:
             """Audit rows older than METRICSTACK_AUDIT_RETENTION_DAYS (default 400)."""
             from metricstack.quality.audit import purge_audit as purge
 
             return purge(load_settings())
 
-        raw_gate() >> dbt >> analytics() >> quality_gate() >> publish()
+        raw_gate() >> dbt >> analytics() >> quality_gate() >> publish() >> document()
         purge_audit()
 
     return transform()

@@ -141,11 +141,15 @@ def airflow_env(settings: Settings) -> dict[str, str]:
         AIRFLOW__DAG_PROCESSOR__REFRESH_INTERVAL="30",
         AIRFLOW__COSMOS__ENABLE_TELEMETRY="False",
         AIRFLOW__COSMOS__CACHE_DIR=str(settings.state_dir / "cosmos"),
-        # lineage without a server: every OpenLineage event goes to one local file
+        # lineage without a server: every OpenLineage event goes to one local file,
+        # unless the user points the transport at their backend (Marquez: type http)
         AIRFLOW__OPENLINEAGE__NAMESPACE="metricstack",
-        AIRFLOW__OPENLINEAGE__TRANSPORT=json.dumps(
+        AIRFLOW__OPENLINEAGE__TRANSPORT=settings.environ.get("AIRFLOW__OPENLINEAGE__TRANSPORT")
+        or json.dumps(
             {"type": "file", "log_file_path": str(settings.lineage_file), "append": True}
         ),
+        # the ingestion tasks' source object -> raw table as OpenLineage datasets
+        AIRFLOW__OPENLINEAGE__EXTRACTORS="metricstack.lineage.extractor.MetricstackAssetsExtractor",
         # the warehouse as Airflow connections, for operators users add to their DAGs
         AIRFLOW_CONN_METRICSTACK_LOADER=settings.role_url("loader"),
         AIRFLOW_CONN_METRICSTACK_TRANSFORMER=settings.role_url("transformer"),

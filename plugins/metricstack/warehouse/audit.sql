@@ -153,3 +153,17 @@ create table if not exists audit.alerts (
     raised_at timestamptz not null default now()
 );
 create index if not exists alerts_raised_at on audit.alerts (raised_at);
+
+-- Lineage edges for auditors (lineage/store.py rewrites them after each publication):
+-- source object -> raw table -> dbt models -> marts -> Superset dataset -> chart.
+create table if not exists audit.lineage_edges (
+    from_dataset text not null,
+    to_dataset text not null,
+    kind text not null,
+    job text not null,
+    run_id text,
+    event_time timestamptz,
+    state text not null,
+    recorded_at timestamptz not null default now(),
+    primary key (from_dataset, to_dataset)
+);

@@ -4,7 +4,8 @@ Schemas hold one layer each. Roles make the layers' boundaries real:
 - loader: writes ``raw`` and ``audit`` (ingestion and its load records);
 - transformer: reads ``raw``, builds ``staging``, ``intermediate``, ``marts_build``
   (dbt) and publishes ``marts`` after the quality gate; records gate results in ``audit``;
-- reporting: reads published ``marts`` only (Superset connects as it).
+- reporting: reads published ``marts`` and the audit trail, never raw or staging
+  data (Superset connects as it).
 """
 
 from __future__ import annotations
@@ -102,7 +103,7 @@ def ensure_warehouse(settings: Settings) -> None:
         grant("grant usage on sequence audit.publications_publication_id_seq to {}", transformer)
         for schema in (STAGING, INTERMEDIATE, MARTS_BUILD, MARTS):
             grant("grant usage, create on schema {} to {}", schema, transformer)
-        # reporting reads published marts, nothing else
+        # reporting reads published marts (and the audit trail, below)
         grant("grant usage on schema {} to {}", MARTS, reporting)
         grant("grant select on all tables in schema {} to {}", MARTS, reporting)
         grant(
@@ -130,6 +131,17 @@ def ensure_warehouse(settings: Settings) -> None:
         ):
             grant(f"grant usage on sequence audit.{sequence} to {{}}", transformer)
         grant("grant usage on sequence audit.alerts_alert_id_seq to {}", loader)
+        grant("grant select, insert, update, delete on audit.lineage_edges to {}", transformer)
+        # reporting (Superset) also reads the audit trail for the auditors' dashboard,
+        # which Superset's roles open to Auditors only; never audit.rejected_rows,
+        # whose records are raw source rows (personal data)
+        grant("grant usage on schema {} to {}", AUDIT, reporting)
+        grant(
+            "grant select on audit.loads, audit.publications, audit.pipeline_runs, "
+            "audit.validations, audit.gate_decisions, audit.task_failures, audit.alerts, "
+            "audit.lineage_edges to {}",
+            reporting,
+        )
     log.info(
         "warehouse ready: schemas %s, roles %s %s %s",
         ", ".join(SCHEMAS),
