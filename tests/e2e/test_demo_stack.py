@@ -193,7 +193,9 @@ def test_airflow_ran_every_task(stack: Stack) -> None:
         assert set(states.values()) == {"success"}, dag_id
     run = next(r for r in client.runs(TRANSFORM_DAG_ID) if r["state"] == "success")
     states = client.task_states(TRANSFORM_DAG_ID, run["dag_run_id"])
-    assert {"dbt.stg_shop__orders_model_build", "quality_gate", "publish"} <= set(states)
+    assert {"dbt.stg_shop__orders_run", "dbt.dbt_project_test", "quality_gate", "publish"} <= set(
+        states
+    )
     assert set(states.values()) == {"success"}
 
 

@@ -70,8 +70,12 @@ def build_transform_dag() -> DAG:
                 profiles_yml_filepath=settings.dbt_project_dir / "profiles.yml",
             ),
             # render from the manifest `metricstack setup` writes: no `dbt ls` per parse
+            # Models run one task each; every dbt test runs in one task after them all.
+            # Nothing is visible before publish, so a failed test blocks the publication
+            # as well as a per-model test would, without a test task per relationship
+            # (a test between two models can only run once both are built).
             render_config=RenderConfig(
-                load_method=LoadMode.DBT_MANIFEST, test_behavior=TestBehavior.BUILD
+                load_method=LoadMode.DBT_MANIFEST, test_behavior=TestBehavior.AFTER_ALL
             ),
             # dbt lives in this environment: run it in-process, no interpreter per task
             execution_config=ExecutionConfig(invocation_mode=InvocationMode.DBT_RUNNER),
