@@ -2,7 +2,7 @@
 PYTHON ?= $(shell command -v python3.11 || command -v python3)
 VENV := .venvs/platform/bin
 
-.PHONY: demo test lint status stop reset install browser lock bench-load
+.PHONY: demo test lint status stop reset install browser lock bench-load bench-dbt
 
 demo: install        ## set up, start Airflow and Superset, run the pipeline once
 	$(VENV)/metricstack demo
@@ -15,6 +15,9 @@ lint: install        ## ruff, mypy, sqlfluff, dbt conventions, yamllint, DAG int
 
 bench-load: install  ## TPC-H lineitem SF1 through the loader, psql \copy, dlt, pandas
 	$(VENV)/python -m metricstack.bench.load
+
+bench-dbt: install   ## dbt at 10M orders: full build, one more day, dashboard latency (ORDERS=1000000 for a quick one)
+	$(VENV)/python -m metricstack.bench.dbt_scale --orders $(or $(ORDERS),10000000)
 
 install:             ## the virtual environments, from requirements/*.lock.txt
 	@$(PYTHON) requirements/bootstrap.py

@@ -1,3 +1,7 @@
+-- A table, not a view: the customer marts and int_customer_orders_summarised all
+-- read it, and a view re-aggregated every order line for each (make bench-dbt).
+{{ config(materialized='table') }}
+
 -- Orders with their lines' cost and units, the customer's country and region
 -- and the sales rep's team. revenue = subtotal - discount of orders not
 -- cancelled (0 for cancelled ones), as fct_daily_revenue counts it.

@@ -28,7 +28,7 @@ customers as (
 
 orders as (
 
-    select * from {{ ref('int_orders_joined') }}
+    select * from {{ ref('fct_orders') }}
 
 ),
 

@@ -20,7 +20,7 @@ with
 
 orders as (
 
-    select * from {{ ref('int_orders_joined') }}
+    select * from {{ ref('fct_orders') }}
 
 ),
 
