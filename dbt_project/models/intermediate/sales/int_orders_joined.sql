@@ -1,5 +1,5 @@
--- A table, not a view: the customer marts and int_customer_orders_summarised all
--- read it, and a view re-aggregated every order line for each (make bench-dbt).
+-- A table, not a view: the customer marts and int_customer_orders_summarised
+-- all read it; a view re-aggregated every order line for each (bench-dbt).
 {{ config(materialized='table') }}
 
 -- Orders with their lines' cost and units, the customer's country and region
