@@ -116,6 +116,10 @@ def source_connections_env(settings: Settings) -> dict[str, str]:
 def airflow_env(settings: Settings) -> dict[str, str]:
     env = base_env(settings)
     env.update(dbt_env(settings))
+    # Cosmos runs each dbt task in a copy of the project with a target folder of its
+    # own; a shared DBT_TARGET_PATH would have every task rewrite the manifest the DAG
+    # file renders from while the scheduler reads it.
+    del env["DBT_TARGET_PATH"]
     home = settings.airflow_home
     api = settings.airflow_url
     env.update(
