@@ -160,6 +160,21 @@ elif _AUTH == "ldap":
     AUTH_LDAP_EMAIL_FIELD = "mail"
     AUTH_LDAP_GROUP_FIELD = "memberOf"  # the groups AUTH_ROLES_MAPPING maps
 
+# -- exports: PDF, image, CSV, Excel -------------------------------------------------
+# A dashboard's "Download > Export to PDF" and "Download as Image", and a chart's
+# "Download as image", are drawn in the viewer's browser: no server part, nothing to
+# configure (checked with Chromium against Superset 6.1: a JPEG and a PDF of the Finance
+# dashboard). A chart's "Export to .CSV" and "Export to Excel" run its query again on
+# the server (the chart data API with format csv/xlsx; xlsxwriter is in the Superset
+# environment), with row-level security applied; `export: false` in roles.yml takes them
+# away from a role. The server-side alternatives stay off on purpose: thumbnails,
+# ENABLE_DASHBOARD_SCREENSHOT_ENDPOINTS / ENABLE_DASHBOARD_DOWNLOAD_WEBDRIVER_SCREENSHOT
+# (webdriver PDF/PNG) and alerts & reports are Celery tasks (a broker, a worker, for
+# reports a beat) driving a headless browser (Selenium's chromedriver, or Playwright's
+# own browser download, which cannot run here); with the two screenshot flags on, the
+# dashboard download menu would depend on that worker instead of the browser.
+CSV_EXPORT = {"encoding": "utf-8-sig"}  # Superset's default: Excel opens it as UTF-8
+
 # No example data: metricstack never runs `superset load-examples`; the only dashboards
 # come from our own bundle in superset_config/assets.
 

@@ -124,6 +124,7 @@ def superset_settings(
             "METRICSTACK_LOADER_PASSWORD": "unused",
             "METRICSTACK_TRANSFORMER_PASSWORD": "unused",
             "METRICSTACK_PG_SUPERUSER_PASSWORD": "unused",
+            "METRICSTACK_DEMO_PASSWORD": "demo-users-pw",
             **extra,
         }
     )

@@ -3,7 +3,7 @@ the roles' key permissions, SQL Lab refused to an auditor, no export for an exec
 row-level security through the chart data API (and through the cache), the Redis cache.
 
 One Superset per module (setup ~40 s, start ~20 s). A scratch warehouse gets a mart
-with a `region` column and audit tables; their datasets and a chart are made through
+with a `region_name` column and audit tables; their datasets and a chart are made through
 the REST API, then setup runs again and puts the row-level filter on the new dataset.
 Redis: METRICSTACK_TEST_REDIS_URL (default redis://127.0.0.1:6379/15); the Redis test
 skips when nothing answers there, unless METRICSTACK_REQUIRE_REDIS=1.
@@ -48,7 +48,7 @@ from metricstack.superset.assets import DATABASE_NAME
 
 pytestmark = needs_superset
 
-SALES = [  # marts.fct_regional_sales: region, sale_date, revenue
+SALES = [  # marts.fct_regional_sales: region_name, sale_date, revenue
     ("Benelux", "2026-01-01", 100),
     ("Benelux", "2026-01-02", 110),
     ("DACH", "2026-01-01", 200),
@@ -134,7 +134,7 @@ class Stack:
 def _make_marts(dbs: Databases) -> None:
     with psycopg.connect(dbs.warehouse_url, autocommit=True) as wh:
         wh.execute(
-            "create table marts.fct_regional_sales (region text, sale_date date, revenue int);"
+            "create table marts.fct_regional_sales (region_name text, sale_date date, revenue int);"
             "create schema audit; create table audit.loads (load_id int, rows bigint);"
             "create table audit.rejected_rows (line int, record text)"
         )
@@ -154,6 +154,14 @@ def _make_datasets_and_chart(admin: SupersetClient) -> int:
         ("audit", "loads"),
         ("audit", "rejected_rows"),
     ):
+        # the bundle's auditors' dashboard already brings a dataset of audit.loads
+        query = (
+            f"(filters:!((col:schema,opr:eq,value:{schema}),(col:table_name,opr:eq,value:{table})))"
+        )
+        existing = admin.get("/api/v1/dataset/", q=query)["result"]
+        if existing:
+            ids[table] = existing[0]["id"]
+            continue
         body = admin.post(
             "/api/v1/dataset/",
             {"database": database_id, "schema": schema, "table_name": table},
@@ -164,7 +172,7 @@ def _make_datasets_and_chart(admin: SupersetClient) -> int:
         "datasource": f"{dataset}__table",
         "viz_type": "table",
         "query_mode": "raw",
-        "all_columns": ["region", "sale_date", "revenue"],
+        "all_columns": ["region_name", "sale_date", "revenue"],
         "row_limit": 1000,
     }
     query_context = {
@@ -172,7 +180,7 @@ def _make_datasets_and_chart(admin: SupersetClient) -> int:
         "force": False,
         "queries": [
             {
-                "columns": ["region", "sale_date", "revenue"],
+                "columns": ["region_name", "sale_date", "revenue"],
                 "metrics": [],
                 "orderby": [["sale_date", True]],
                 "row_limit": 1000,
@@ -320,7 +328,7 @@ def test_executive_views_but_cannot_export(stack: Stack) -> None:
 
 
 def _regions(rows: list[dict[str, Any]]) -> set[str]:
-    return {row["region"] for row in rows}
+    return {row["region_name"] for row in rows}
 
 
 def test_regional_manager_sees_only_their_region(stack: Stack) -> None:
@@ -336,15 +344,20 @@ def test_regional_manager_sees_only_their_region(stack: Stack) -> None:
             assert _regions(rows) == {"DACH"} and len(rows) == 3
         exported = benelux.chart_data_response(chart, result_format="csv")
         assert exported.status_code == 200
-        assert {r["region"] for r in csv.DictReader(io.StringIO(exported.text))} == {"Benelux"}
+        assert {r["region_name"] for r in csv.DictReader(io.StringIO(exported.text))} == {"Benelux"}
 
 
 def test_warm_caches_refreshes_every_chart(stack: Stack) -> None:
     report = warm_caches(stack.settings)
     print(f"\nwarm_caches: {report}")
-    assert not report.failed
-    assert report.charts["admin"] == 3  # Total revenue, Revenue per day, Sales by region
-    assert report.charts["manager_benelux"] == 3
+    # The bundle's other dashboards read marts and audit tables this small warehouse
+    # does not hold: their charts fail. These three read tables it holds: refreshed.
+    with stack.client("admin") as admin:
+        held = {c["id"] for c in admin.dashboard_charts("revenue")} | {stack.region_chart}
+    assert len(held) == 3  # Total revenue, Revenue per day, Sales by region
+    assert not [key for key in report.failed if int(key.rsplit("/", 1)[1]) in held]
+    assert report.charts["admin"] >= 3
+    assert report.charts["manager_benelux"] >= 3
 
 
 def test_chart_data_is_cached_in_redis(stack: Stack) -> None:

@@ -7,6 +7,8 @@ runs in the platform virtualenv and drives it through subprocesses.
 from metricstack.superset.access import DemoLogin, demo_logins
 from metricstack.superset.cache import WarmUp, warm_caches
 from metricstack.superset.client import SupersetClient, SupersetError
+from metricstack.superset.dbt_sync import DbtSync, DbtSyncError, sync_dbt_to_superset
+from metricstack.superset.export import export_dashboards
 from metricstack.superset.setup import (
     SupersetSetupError,
     apply_access,
@@ -17,6 +19,8 @@ from metricstack.superset.setup import (
 )
 
 __all__ = [
+    "DbtSync",
+    "DbtSyncError",
     "DemoLogin",
     "SupersetClient",
     "SupersetError",
@@ -24,9 +28,11 @@ __all__ = [
     "WarmUp",
     "apply_access",
     "demo_logins",
+    "export_dashboards",
     "gunicorn_command",
     "import_assets",
     "setup_superset",
     "superset_env",
+    "sync_dbt_to_superset",
     "warm_caches",
 ]

@@ -5,7 +5,7 @@ the Superset virtualenv (one Flask app start, ~10 s); setup_superset() runs it o
 a fingerprint of its inputs changed: the file, the Superset version, the demo password,
 and what the metadata database holds (datasets and their columns, the managed roles'
 permission counts, the demo users' password hashes), read here with psycopg in
-milliseconds. A new dataset with a `region` column therefore gets its row-level filter
+milliseconds. A new dataset with a `region_name` column therefore gets its row-level filter
 at the next setup.
 """
 
