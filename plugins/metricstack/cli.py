@@ -126,6 +126,12 @@ def cmd_reset(settings: Settings, args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_superset_export(settings: Settings, args: argparse.Namespace) -> int:
+    from metricstack.superset import export
+
+    return export.run(settings, args)
+
+
 def cmd_load(settings: Settings, args: argparse.Namespace) -> int:
     from metricstack.loading import command
 
@@ -141,6 +147,10 @@ COMMANDS = {
     "stop": (cmd_stop, "stop everything the demo started"),
     "reset": (cmd_reset, "stop, then delete the state folder"),
     "load": (cmd_load, "load a CSV, JSON lines, Parquet or Excel file into a raw table"),
+    "superset-export": (
+        cmd_superset_export,
+        "write the live Superset dashboards into superset_config/assets, for review",
+    ),
 }
 
 
@@ -153,6 +163,10 @@ def main(argv: list[str] | None = None) -> int:
             from metricstack.loading.command import add_arguments
 
             add_arguments(command_parser)
+        elif name == "superset-export":
+            from metricstack.superset.export import add_arguments as export_arguments
+
+            export_arguments(command_parser)
     args = parser.parse_args(argv)
     settings = load_settings()
     try:

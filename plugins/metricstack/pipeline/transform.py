@@ -1,7 +1,8 @@
 """The transform DAG: raw gate, dbt builds the models (Cosmos), mart gate, then publish.
 
 raw_gate >> dbt >> analytics >> quality_gate >> publish >> document (dbt docs, lineage
-for auditors), and purge_audit beside them: a branch of
+for auditors) and refresh_dashboards (Superset datasets from dbt, caches), and
+purge_audit beside them: a branch of
 its own, so that it runs whatever the gates decide without being a leaf that could
 make a blocked run look successful.
 """
@@ -118,13 +119,27 @@ def build_transform_dag() -> DAG:
             return store_lineage(settings)
 
         @task
+        def refresh_dashboards() -> dict[str, int]:
+            """After a publication: the marts and their MetricFlow metrics synced into
+            Superset's datasets (a metric added in dbt's YAML reaches Superset here), the
+            row-level filters applied to new datasets, the chart caches warmed."""
+            from metricstack.superset import setup_superset, sync_dbt_to_superset, warm_caches
+
+            settings = load_settings()
+            sync_dbt_to_superset(settings)
+            setup_superset(settings)
+            warmed = warm_caches(settings)
+            return {**warmed.charts, "failed": len(warmed.failed)}
+
+        @task
         def purge_audit() -> dict[str, int]:
             """Audit rows older than METRICSTACK_AUDIT_RETENTION_DAYS (default 400)."""
             from metricstack.quality.audit import purge_audit as purge
 
             return purge(load_settings())
 
-        raw_gate() >> dbt >> analytics() >> quality_gate() >> publish() >> document()
+        published = raw_gate() >> dbt >> analytics() >> quality_gate() >> publish()
+        published >> [document(), refresh_dashboards()]
         purge_audit()
 
     return transform()
