@@ -1,6 +1,6 @@
 """The transform DAG: raw gate, dbt builds the models (Cosmos), mart gate, then publish.
 
-raw_gate >> dbt >> analytics >> quality_gate >> publish >> document (dbt docs, lineage
+raw_gate >> dbt >> quality_gate >> analytics >> publish >> document (dbt docs, lineage
 for auditors) and refresh_dashboards (Superset datasets from dbt, caches), and
 purge_audit beside them: a branch of
 its own, so that it runs whatever the gates decide without being a leaf that could
@@ -91,8 +91,8 @@ def build_transform_dag() -> DAG:
 
         @task(retries=0)
         def analytics() -> dict[str, int]:
-            """Forecast, trend, KPI anomalies, revenue drivers and churn scores, written
-            to marts_build beside the dbt marts: validated and published with them."""
+            """Forecast, trend, KPI anomalies, revenue drivers and churn scores from the
+            validated marts, written to marts_build and published with them."""
             from metricstack.analytics import run_analytics
 
             return run_analytics(load_settings(), get_current_context()["run_id"])
@@ -138,7 +138,9 @@ def build_transform_dag() -> DAG:
 
             return purge(load_settings())
 
-        published = raw_gate() >> dbt >> analytics() >> quality_gate() >> publish()
+        # analytics read the marts once the gate has passed them: a bad batch stops at
+        # the gate, not in a model fit; their tables are published with the marts
+        published = raw_gate() >> dbt >> quality_gate() >> analytics() >> publish()
         published >> [document(), refresh_dashboards()]
         purge_audit()
 
