@@ -102,11 +102,13 @@ def _run_demo(kind: str, state: Path) -> Iterator[Stack]:
         admin_url = _external_url()
         assert admin_url is not None
         prefix = f"ms_e2e_{uuid.uuid4().hex[:8]}"
-        databases = [f"{prefix}_warehouse", f"{prefix}_airflow", f"{prefix}_superset"]
+        databases = [f"{prefix}_{db}" for db in ("warehouse", "airflow", "superset", "shop")]
         env.update(
             WAREHOUSE_URL=with_database(admin_url, databases[0]),
             AIRFLOW_DATABASE_URL=with_database(admin_url, databases[1]),
             SUPERSET_DATABASE_URL=with_database(admin_url, databases[2]),
+            # the sample shop too, so that runs never share (or leave) a database
+            SHOP_DATABASE_URL=with_database(admin_url, databases[3]),
             METRICSTACK_ROLE_PREFIX=prefix,
         )
     settings = load_settings(env)
