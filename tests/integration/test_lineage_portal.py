@@ -17,13 +17,12 @@ from pathlib import Path
 import psycopg
 import pytest
 from fastapi.testclient import TestClient
-from psycopg import sql
 from raw_sample import load_raw_sample
 
 from metricstack.config import Settings
 from metricstack.lineage.docs import dbt_docs_file, generate_dbt_docs
 from metricstack.lineage.portal import airflow_user, create_app
-from metricstack.lineage.store import LINEAGE_EDGES_DDL, LINEAGE_EDGES_GRANTS, store_lineage
+from metricstack.lineage.store import store_lineage
 from metricstack.services.dbt import dbt
 
 RUN = "scheduled__2026-11-24T00:00:00+00:00"
@@ -137,14 +136,7 @@ def test_the_portal_serves_lineage_dbt_docs_and_data_docs(
 
 
 def _the_lineage_edges_are_stored_in_the_warehouse_idempotently(settings: Settings) -> None:
-    with pytest.raises(RuntimeError, match=r"create table if not exists audit\.lineage_edges"):
-        store_lineage(settings)  # the table is not in audit.sql yet: the DDL is named
-    roles = {"transformer": sql.Identifier(settings.role_name("transformer"))}
-    with psycopg.connect(settings.warehouse_url, autocommit=True) as conn:  # as audit.sql will
-        conn.execute(LINEAGE_EDGES_DDL)
-        for grant in LINEAGE_EDGES_GRANTS:
-            conn.execute(sql.SQL(grant).format(**roles))
-    stored = store_lineage(settings)
+    stored = store_lineage(settings)  # into audit.lineage_edges, which setup creates
     assert store_lineage(settings) == stored  # run again: the same rows, not twice as many
     with psycopg.connect(settings.role_url("transformer")) as conn:
         rows = conn.execute(
