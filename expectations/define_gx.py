@@ -73,12 +73,17 @@ FCT_DAILY_REVENUE_COLUMNS = ["order_date", "order_count", "revenue", "average_or
 
 # Reconciliation: the mart's days, orders and revenue equal the same figures computed
 # from the staged orders (every day of either side, to the cent). Each row this query
-# returns is a day on which the mart and its source disagree.
+# returns is a day on which the mart and its source disagree. GX leaves the aliasing of
+# {batch} to queries with a join, and PostgreSQL before 16 requires the alias.
 REVENUE_RECONCILIATION = """
-with mart as (
-    select order_date, order_count, revenue from {batch}
-),
-staged as (
+select
+    coalesce(mart.order_date, staged.order_date) as order_date,
+    mart.order_count as mart_orders,
+    staged.order_count as staged_orders,
+    mart.revenue as mart_revenue,
+    staged.revenue as staged_revenue
+from (select order_date, order_count, revenue from {batch} as built) as mart
+full outer join (
     select
         order_date,
         count(*) as order_count,
@@ -86,15 +91,7 @@ staged as (
     from staging.stg_shop__orders
     where not is_cancelled
     group by order_date
-)
-select
-    coalesce(mart.order_date, staged.order_date) as order_date,
-    mart.order_count as mart_orders,
-    staged.order_count as staged_orders,
-    mart.revenue as mart_revenue,
-    staged.revenue as staged_revenue
-from mart
-full outer join staged on mart.order_date = staged.order_date
+) as staged on mart.order_date = staged.order_date
 where mart.revenue is distinct from staged.revenue
     or mart.order_count is distinct from staged.order_count
 """
