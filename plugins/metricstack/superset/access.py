@@ -22,7 +22,7 @@ import yaml
 
 from metricstack.config import Settings
 
-DEMO_PASSWORD = "METRICSTACK_DEMO_PASSWORD"  # noqa: S105 (the name of the secret)
+DEMO_PASSWORD_VARIABLE = "METRICSTACK_DEMO_PASSWORD"  # noqa: S105 (the name of the secret)
 RLS_PREFIX = "metricstack: "
 _ROLE_KEYS = {
     "like",
@@ -77,7 +77,7 @@ def demo_users_enabled(settings: Settings) -> bool:
 
 def demo_password(settings: Settings) -> str:
     """The demo users' password (generated into secrets.env by config.py)."""
-    return settings.secret(DEMO_PASSWORD)
+    return settings.secret(DEMO_PASSWORD_VARIABLE)
 
 
 def demo_logins(settings: Settings) -> list[DemoLogin]:
