@@ -1,4 +1,4 @@
-"""Helpers the tests share: free ports, private folders, scratch databases.
+"""Helpers the tests share: free ports, private folders, scratch databases, warehouses.
 
 A plain module rather than conftest.py: test modules import these by name, and
 `from support import …` would find whichever of the suite's conftest files Python
@@ -21,7 +21,7 @@ import pymysql
 import pytest
 from psycopg import sql
 
-from metricstack.config import with_database
+from metricstack.config import ROLES, Settings, load_settings, with_database
 from metricstack.loading.declarations import Source, load_system
 from metricstack.sources.database import mysql_connect_args
 
@@ -59,6 +59,38 @@ def new_database(pg_server: str) -> Iterator[str]:
             conn.execute(
                 sql.SQL("drop database if exists {} with (force)").format(sql.Identifier(name))
             )
+
+
+@contextmanager
+def bootstrapped_warehouse(database_url: str, folder: Path) -> Iterator[Settings]:
+    """Settings of a bootstrapped warehouse (schemas, roles, audit tables) in a database.
+
+    Its state folder is ``folder``/state; roles are server-wide, so each warehouse gets
+    its own role names, dropped afterwards with what they own.
+    """
+    from metricstack.warehouse.bootstrap import ensure_warehouse
+
+    settings = load_settings(
+        {
+            "METRICSTACK_STATE_DIR": str(folder / "state"),
+            "WAREHOUSE_URL": database_url,
+            "METRICSTACK_LANDING_DIR": str(folder / "landing"),
+            "METRICSTACK_ROLE_PREFIX": f"ms_{uuid.uuid4().hex[:8]}",
+        }
+    )
+    settings.ensure_secrets()
+    ensure_warehouse(settings)
+    try:
+        yield settings
+    finally:
+        roles = [sql.Identifier(settings.role_name(r)) for r in ROLES]
+        with psycopg.connect(database_url, autocommit=True) as conn:
+            # one role at a time: dropping several whose default privileges refer to
+            # each other in one statement trips "could not find tuple for default ACL"
+            for role in roles:
+                conn.execute(sql.SQL("drop owned by {} cascade").format(role))
+            for role in roles:
+                conn.execute(sql.SQL("drop role {}").format(role))
 
 
 def mysql_server_url() -> str:

@@ -1,5 +1,9 @@
 {{
     config(
+        materialized='incremental',
+        unique_key='inventory_month',
+        incremental_strategy='delete+insert',
+        on_schema_change='append_new_columns',
         indexes=[
             {'columns': ['inventory_month', 'product_id', 'warehouse_id'],
              'unique': true},
@@ -8,20 +12,44 @@
     )
 }}
 
+-- depends_on: {{ ref('fct_order_lines') }}
 -- One row per product, warehouse and month: average and closing stock from
 -- the weekly snapshots, the units sold, turnover, days of inventory and
--- stock-outs.
+-- stock-outs. Incremental by month: a run rebuilds the months from the first
+-- one whose snapshots or order lines were re-read in the late-arrival window.
+{% if is_incremental() %}
+    {% set first_month -%}
+        least(
+            {{ first_changed_period(
+                ref('fct_inventory_snapshots'), 'snapshot_month'
+            ) }},
+            {{ first_changed_period(ref('fct_order_lines'), 'order_date') }}
+        )
+    {%- endset %}
+{% endif %}
 with
 
 inventory_snapshots as (
 
     select * from {{ ref('fct_inventory_snapshots') }}
 
+    {% if is_incremental() %}
+
+        where snapshot_month >= {{ first_month }}
+
+    {% endif %}
+
 ),
 
 units_sold as (
 
     select * from {{ ref('int_product_units_sold_monthly') }}
+
+    {% if is_incremental() %}
+
+        where sales_month >= {{ first_month }}
+
+    {% endif %}
 
 ),
 

@@ -1,10 +1,53 @@
+{{
+    config(
+        materialized='incremental',
+        unique_key='customer_id',
+        incremental_strategy='delete+insert',
+        on_schema_change='append_new_columns',
+        indexes=[{'columns': ['customer_id'], 'unique': True}],
+    )
+}}
+-- depends_on: {{ ref('fct_orders') }}
 -- One row per customer: who they are, where, how they came, and their orders
--- so far (orders not cancelled).
+-- so far (orders not cancelled). Incremental by customer: a run rewrites the
+-- customers the loader wrote and those of the orders fct_orders re-read, in
+-- their late-arrival windows.
 with
+
+{% if is_incremental() %}
+
+    changed_customers as (
+
+        select customers_loaded.customer_id
+        from {{ ref('stg_shop__customers') }} as customers_loaded
+        where
+            customers_loaded.loaded_at
+            >= {{ late_arrival_since(ref('stg_shop__customers')) }}
+
+        union
+
+        select changed_orders.customer_id
+        from {{ ref('fct_orders') }} as changed_orders
+        where
+            changed_orders.loaded_at
+            >= {{ late_arrival_since(ref('fct_orders')) }}
+
+    ),
+
+{% endif %}
 
 customers as (
 
     select * from {{ ref('stg_shop__customers') }}
+
+    {% if is_incremental() %}
+
+        where
+            customer_id in (
+                select changed_customers.customer_id from changed_customers
+            )
+
+    {% endif %}
 
 ),
 
@@ -23,6 +66,15 @@ regions as (
 customer_orders as (
 
     select * from {{ ref('int_customer_orders_summarised') }}
+
+    {% if is_incremental() %}
+
+        where
+            customer_id in (
+                select changed_customers.customer_id from changed_customers
+            )
+
+    {% endif %}
 
 ),
 

@@ -1,32 +1,65 @@
+{{
+    config(
+        materialized='incremental',
+        unique_key='order_date',
+        incremental_strategy='delete+insert',
+        on_schema_change='append_new_columns',
+        indexes=[{'columns': ['order_date'], 'unique': True}],
+        post_hook=["delete from {{ this }} where order_count = 0"],
+    )
+}}
+-- Incremental by day: a run rewrites the days of the orders the loader wrote
+-- in the late-arrival window (before its newest load). A day left with no
+-- order (all cancelled) gets a row of zeros that replaces the old one and
+-- that the post-hook deletes.
 with
+
+{% if is_incremental() %}
+
+    changed_days as (
+
+        select distinct orders_loaded.order_date
+        from {{ ref('stg_shop__orders') }} as orders_loaded
+        where
+            orders_loaded.loaded_at
+            >= {{ late_arrival_since(ref('stg_shop__orders')) }}
+
+    ),
+
+{% endif %}
 
 orders as (
 
     select * from {{ ref('stg_shop__orders') }}
 
-),
+    {% if is_incremental() %}
 
-revenue_orders as (
+        where
+            order_date in (select changed_days.order_date from changed_days)
 
-    -- revenue counts every order that was not cancelled, delivered or still
-    -- shipping; returns are refunds of their own, not a lower revenue
-    select * from orders
-    where not is_cancelled
+    {% endif %}
 
 ),
 
 daily as (
 
-    -- revenue is the goods sold net of discounts: shipping fees are
+    -- revenue counts every order that was not cancelled, delivered or still
+    -- shipping; returns are refunds of their own, not a lower revenue.
+    -- Revenue is the goods sold net of discounts: shipping fees are
     -- shipping income, as the general ledger books them
     select
         order_date,
-        count(*) as order_count,
-        sum(subtotal - discount) as revenue,
-        sum(subtotal - discount) / count(*) as average_order_value
+        count(*) filter (where not is_cancelled) as order_count,
+        sum(subtotal - discount) filter (where not is_cancelled) as revenue
 
-    from revenue_orders
+    from orders
     group by 1
+
+    {% if not is_incremental() %}
+
+        having count(*) filter (where not is_cancelled) > 0
+
+    {% endif %}
 
 ),
 
@@ -36,8 +69,9 @@ daily_revenue as (
     select
         order_date,
         order_count,
-        cast(revenue as numeric(18, 2)) as revenue,
-        cast(average_order_value as numeric(18, 2)) as average_order_value
+        cast(coalesce(revenue, 0) as numeric(18, 2)) as revenue,
+        cast(revenue / nullif(order_count, 0) as numeric(18, 2))
+            as average_order_value
 
     from daily
 

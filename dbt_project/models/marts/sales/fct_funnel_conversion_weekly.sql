@@ -1,17 +1,64 @@
 {{
     config(
-        indexes=[{'columns': ['week_start', 'stage_number'], 'unique': True}]
+        materialized='incremental',
+        unique_key='week_start',
+        incremental_strategy='delete+insert',
+        on_schema_change='append_new_columns',
+        indexes=[{'columns': ['week_start', 'stage_number'], 'unique': True}],
     )
 }}
 -- One row per week and funnel stage (visit, product_view, cart, checkout,
 -- purchase): the web sessions of the week (by their first event, UTC weeks
 -- from Monday) that reached the stage, and the conversion from the previous
--- stage and from the visit.
+-- stage and from the visit. Incremental by week: a run rebuilds the weeks
+-- from the first one fct_funnel_events re-read in its late-arrival window on,
+-- from the events of those weeks and of the day before (a session that
+-- started on the Sunday night belongs to the week before and is left out).
+{% if is_incremental() %}
+    {% set first_week = first_changed_period(
+        ref('fct_funnel_events'), 'event_date', 'week'
+    ) %}
+{% endif %}
 with
+
+funnel_events as (
+
+    select * from {{ ref('fct_funnel_events') }}
+
+    {% if is_incremental() %}
+
+        where event_date >= {{ first_week }} - 1
+
+    {% endif %}
+
+),
+
+sessions_summarised as (
+
+    -- one row per web session: when it started and the stages it reached
+    select
+        session_id,
+        min(occurred_at) as first_event_at,
+        bool_or(event_type = 'visit') as reached_visit,
+        bool_or(event_type = 'product_view') as reached_product_view,
+        bool_or(event_type = 'cart') as reached_cart,
+        bool_or(event_type = 'checkout') as reached_checkout,
+        bool_or(event_type = 'purchase') as reached_purchase
+
+    from funnel_events
+    group by 1
+
+),
 
 sessions as (
 
-    select * from {{ ref('int_funnel_sessions_summarised') }}
+    select
+        *,
+        cast(
+            date_trunc('week', first_event_at at time zone 'UTC') as date
+        ) as session_week
+
+    from sessions_summarised
 
 ),
 
@@ -26,6 +73,9 @@ weekly as (
         count(*) filter (where reached_purchase) as purchase
 
     from sessions
+    {% if is_incremental() %}
+        where session_week >= {{ first_week }}
+    {% endif %}
     group by 1
 
 ),

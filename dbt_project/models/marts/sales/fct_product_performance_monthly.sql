@@ -1,5 +1,9 @@
 {{
     config(
+        materialized='incremental',
+        unique_key='order_month',
+        incremental_strategy='delete+insert',
+        on_schema_change='append_new_columns',
         indexes=[
             {'columns': ['order_month', 'product_id'], 'unique': True},
             {'columns': ['category_id']},
@@ -9,11 +13,21 @@
 -- One row per month and product sold that month: units, revenue (line amount
 -- less its share of the order's discount), cost of goods and gross margin of
 -- orders not cancelled.
+-- Incremental by month: a run rebuilds the months from the first one
+-- fct_order_lines re-read in its late-arrival window on.
 with
 
 order_lines as (
 
     select * from {{ ref('fct_order_lines') }}
+
+    {% if is_incremental() %}
+
+        where
+            order_date
+            >= {{ first_changed_period(ref('fct_order_lines'), 'order_date') }}
+
+    {% endif %}
 
 ),
 

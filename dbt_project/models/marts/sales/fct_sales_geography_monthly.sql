@@ -1,5 +1,9 @@
 {{
     config(
+        materialized='incremental',
+        unique_key='order_month',
+        incremental_strategy='delete+insert',
+        on_schema_change='append_new_columns',
         indexes=[
             {'columns': ['order_month', 'country_code'], 'unique': True},
             {'columns': ['region_name']},
@@ -10,11 +14,21 @@
 -- cancelled, customers, revenue and gross margin; sum the rows of a region
 -- for the region. Orders of customers the shop does not know fall in country
 -- 'ZZ' (ISO's code for an unknown country) and region 'Unknown'.
+-- Incremental by month: a run rebuilds the months from the first one
+-- fct_orders re-read in its late-arrival window on.
 with
 
 orders as (
 
     select * from {{ ref('fct_orders') }}
+
+    {% if is_incremental() %}
+
+        where
+            order_date
+            >= {{ first_changed_period(ref('fct_orders'), 'order_date') }}
+
+    {% endif %}
 
 ),
 

@@ -1,5 +1,9 @@
 {{
     config(
+        materialized='incremental',
+        unique_key='order_month',
+        incremental_strategy='delete+insert',
+        on_schema_change='append_new_columns',
         indexes=[
             {'columns': ['order_month', 'sales_rep_id'], 'unique': True},
             {'columns': ['team_id']},
@@ -9,11 +13,21 @@
 -- One row per month and sales rep who booked business orders that month:
 -- orders not cancelled, customers, revenue, gross margin and its rank in the
 -- rep's team.
+-- Incremental by month: a run rebuilds the months from the first one
+-- fct_orders re-read in its late-arrival window on.
 with
 
 orders as (
 
     select * from {{ ref('fct_orders') }}
+
+    {% if is_incremental() %}
+
+        where
+            order_date
+            >= {{ first_changed_period(ref('fct_orders'), 'order_date') }}
+
+    {% endif %}
 
 ),
 

@@ -1,15 +1,29 @@
 {{
     config(
-        indexes=[{'columns': ['order_month', 'team_id'], 'unique': True}]
+        materialized='incremental',
+        unique_key='order_month',
+        incremental_strategy='delete+insert',
+        on_schema_change='append_new_columns',
+        indexes=[{'columns': ['order_month', 'team_id'], 'unique': True}],
     )
 }}
 -- One row per month and sales team: the business orders its reps booked that
 -- month (not cancelled), the reps who sold, customers, revenue, gross margin.
+-- Incremental by month: a run rebuilds the months from the first one
+-- fct_orders re-read in its late-arrival window on.
 with
 
 orders as (
 
     select * from {{ ref('fct_orders') }}
+
+    {% if is_incremental() %}
+
+        where
+            order_date
+            >= {{ first_changed_period(ref('fct_orders'), 'order_date') }}
+
+    {% endif %}
 
 ),
 
