@@ -7,9 +7,11 @@ with no edits changes no file.
 
     cd <repo> && PYTHONPATH=plugins .venvs/platform/bin/python expectations/define_gx.py
 
-Two gates:
+Three gates:
 - ``raw_gate``: one suite per declared raw table, generated from dags/sources/*.yml and
   raw_checks.yml (metricstack.quality.raw_suites); the transform DAG runs it before dbt.
+- ``extract_volume_gate``: run by the same task: no declared object's empty extract
+  holds the batch (audit.alerts, written by the ingestion's volume check).
 - ``fct_daily_revenue_gate``: the mart's contract, its reconciliation with staging and
   plausible bounds; runs after dbt, before publishing.
 
@@ -41,6 +43,7 @@ from metricstack.quality.gate import (
 )
 from metricstack.quality.raw_suites import (
     CHECKS_FILE,
+    EXTRACT_GATE,
     MART_GATE,
     RAW_GATE,
     ExpectationSpec,
@@ -58,6 +61,8 @@ if TYPE_CHECKING:
     from great_expectations.data_context import FileDataContext
     from great_expectations.expectations import Expectation
 
+    from metricstack.loading.declarations import Source
+
 DATASOURCE = "warehouse"
 BATCH_DEFINITION = "whole_table"
 # Validation results the Data Docs index lists (about 17 runs of both gates); older
@@ -67,6 +72,9 @@ INDEX_RESULTS = 500
 # the action would rebuild the site index once per table (28 times, ~20 s a run);
 # metricstack.quality.gate.run_gate builds this run's pages once instead.
 DOCS_BUILT_BY_THE_GATE = {RAW_GATE}
+# Schemas whose tables exist before any pipeline ran (the loader creates raw tables, setup
+# creates the audit tables): their assets are added without GX's live check.
+UNCHECKED_SCHEMAS = {"raw", "audit"}
 
 # The mart contract, as dbt builds it into marts_build before publishing to marts.
 FCT_DAILY_REVENUE_COLUMNS = ["order_date", "order_count", "revenue", "average_order_value"]
@@ -106,6 +114,43 @@ FUTURE_DAYS = """
 select * from {batch} where order_date > current_date
 """
 
+# A revenue spike: a day whose revenue is more than SPIKE_FACTOR times the best day of
+# the SPIKE_WINDOW_DAYS before it (judged once that window holds SPIKE_MIN_DAYS days).
+# Why this rule: a unit error (cents read as euros: x100) or a batch counted several
+# times must not reach a dashboard, while the sample company's own days must all pass,
+# whatever its size. Measured on generated companies (seeds 1-12, 300 to 30,000 orders
+# a year): the largest day over the best of its previous 8 weeks is 1.5x for the demo
+# company (30,000 orders, 3 years) and at most 2.8x for the smallest ones (a few
+# orders a day, where one business order makes a day), because the best recent day
+# already carries that noise; the same day over the same-weekday median reaches 34x
+# there, too noisy to tell a unit error from a good Tuesday. The planted revenue
+# anomaly is a dip (a quarter of normal demand): far below any upper bound, so it
+# never blocks here and stays for the analytics' anomaly flags to find. 5x leaves
+# room above 2.8x; a x100 unit error on any ordinary day is far beyond it. The first
+# weeks of a history are not judged (no window yet).
+SPIKE_FACTOR = 5
+SPIKE_WINDOW_DAYS = 56
+SPIKE_MIN_DAYS = 20
+REVENUE_SPIKE = f"""
+select
+    spiked.order_date,
+    spiked.revenue,
+    recent.best_day,
+    recent.days
+from {{batch}} as spiked
+cross join lateral (
+    select
+        max(prior.revenue) as best_day,
+        count(*) as days
+    from {{batch}} as prior
+    where prior.order_date >= spiked.order_date - {SPIKE_WINDOW_DAYS}
+        and prior.order_date < spiked.order_date
+) as recent
+where recent.days >= {SPIKE_MIN_DAYS}
+    and recent.best_day > 0
+    and spiked.revenue > {SPIKE_FACTOR} * recent.best_day
+"""  # noqa: S608 # only the integer constants above are formatted into it
+
 
 def fct_daily_revenue_expectations() -> list[Expectation]:
     import great_expectations.expectations as gxe
@@ -131,6 +176,12 @@ def fct_daily_revenue_expectations() -> list[Expectation]:
             unexpected_rows_query=AVERAGE_IS_CONSISTENT,
             description="average_order_value * order_count = revenue, to the cent",
         ),
+        gxe.UnexpectedRowsExpectation(
+            unexpected_rows_query=REVENUE_SPIKE,
+            description=f"No revenue spike: no day above {SPIKE_FACTOR}x the best day of "
+            f"the {SPIKE_WINDOW_DAYS} days before it (a unit error or a batch counted "
+            "twice upstream; see REVENUE_SPIKE in expectations/define_gx.py)",
+        ),
         # Plausible bounds: worth a look, not worth holding the dashboards back.
         gxe.ExpectColumnValuesToBeBetween(
             column="average_order_value",
@@ -145,6 +196,48 @@ def fct_daily_revenue_expectations() -> list[Expectation]:
             description="No order date after today (a time zone or clock error upstream)",
         ),
     ]
+
+
+# An empty extract that holds the batch (metricstack.quality.volume): the object's
+# latest empty_extract alert marked holds_batch, with no load of that object that
+# read rows after it. The next scheduled extract (from the unmoved high-water mark)
+# or a backfill of the day releases it.
+HELD_EXTRACT = """
+select
+    alert.alert_id,
+    alert.subject,
+    alert.raised_at,
+    alert.run_id,
+    alert.expected_low
+from {{batch}} as alert
+left join audit.loads as later
+    on later.source = alert.subject
+    and later.rows_read > 0
+    and later.started_at > alert.raised_at
+where alert.kind = 'empty_extract'
+    and alert.subject = '{source}'
+    and alert.details ->> 'holds_batch' = 'true'
+    and later.load_id is null
+"""
+
+
+def extract_volume_expectations(sources: list[Source]) -> Callable[[], list[Expectation]]:
+    """One blocking expectation per declared object: its extract does not hold the batch."""
+
+    def expectations() -> list[Expectation]:
+        import great_expectations.expectations as gxe
+
+        return [
+            gxe.UnexpectedRowsExpectation(
+                unexpected_rows_query=HELD_EXTRACT.format(source=source.name),
+                description=f"{suite_name(source)}: the batch's extract is not empty where "
+                "its history expects rows (no empty_extract alert holding the batch "
+                f"without a later load of {source.name} that read rows)",
+            )
+            for source in sources
+        ]
+
+    return expectations
 
 
 def as_expectation(spec: ExpectationSpec) -> Expectation:
@@ -184,7 +277,13 @@ def gates(project_dir: Path) -> dict[str, list[Validation]]:
         "fct_daily_revenue",
         fct_daily_revenue_expectations,
     )
-    return {RAW_GATE: raw, MART_GATE: [mart]}
+    extracts: Validation = (
+        "extract_volume",
+        "audit",
+        "alerts",
+        extract_volume_expectations(sources),
+    )
+    return {RAW_GATE: raw, EXTRACT_GATE: [extracts], MART_GATE: [mart]}
 
 
 def configure_project(context: FileDataContext, *, scaffolded: bool) -> None:
@@ -235,7 +334,7 @@ def ensure_batch_definition(
     try:
         asset = datasource.get_asset(name)
     except LookupError:
-        unchecked = _unchecked_assets() if schema == "raw" else contextlib.nullcontext()
+        unchecked = _unchecked_assets() if schema in UNCHECKED_SCHEMAS else contextlib.nullcontext()
         with unchecked:
             asset = datasource.add_table_asset(name=name, table_name=table, schema_name=schema)
     try:

@@ -35,7 +35,7 @@ STAGED_ORDERS = [
     (6, "2026-01-02", "99.00", "0.00", True),
     (7, "2026-01-03", "5.00", "5.00", False),
 ]
-EXPECTATIONS = 13  # in the suite (define_gx.fct_daily_revenue_expectations)
+EXPECTATIONS = 14  # in the suite (define_gx.fct_daily_revenue_expectations)
 
 
 @dataclass(frozen=True)
@@ -156,3 +156,81 @@ def test_implausible_values_are_warnings_that_let_the_mart_through(mart: Mart) -
     assert result.success and result.decision == "passed_with_warnings"
     [warning] = result.warnings
     assert (warning.column, warning.severity) == ("average_order_value", "warning")
+
+
+def _steady_days(
+    days: int, revenue: int = 100
+) -> tuple[list[tuple[str, int, str, str]], list[tuple[int, str, str, str, bool]]]:
+    """``days`` days from 2026-01-01 of one order each, and the staged orders behind them."""
+    from datetime import date, timedelta
+
+    first = date(2026, 1, 1)
+    rows = [
+        ((first + timedelta(d)).isoformat(), 1, f"{revenue}.00", f"{revenue}.00")
+        for d in range(days)
+    ]
+    staged = [(d + 1, row[0], row[2], "0.00", False) for d, row in enumerate(rows)]
+    return rows, staged
+
+
+@pytest.mark.parametrize(("factor", "blocks"), [(100, True), (3, False)])
+def test_a_day_far_above_the_best_of_its_last_weeks_is_a_spike_that_blocks(
+    mart: Mart, factor: int, blocks: bool
+) -> None:
+    rows, staged = _steady_days(30)
+    last = rows[-1][0]
+    rows[-1] = (last, 1, f"{100 * factor}.00", f"{100 * factor}.00")
+    staged[-1] = (30, last, f"{100 * factor}.00", "0.00", False)
+    with psycopg.connect(mart.owner_url, autocommit=True) as conn:
+        conn.execute("truncate staging.stg_shop__orders")
+        with conn.cursor() as cur:
+            cur.executemany(
+                "insert into staging.stg_shop__orders values (%s, %s, %s, %s, %s)", staged
+            )
+    mart.load(rows)
+
+    result = run_gate(mart.settings, CHECKPOINT)
+
+    spikes = [f for f in result.failures if "No revenue spike" in f.expected]
+    assert result.success is not blocks
+    assert [(f.unexpected_count, f.severity) for f in spikes] == (
+        [(1, "critical")] if blocks else []
+    )
+
+
+def test_the_demo_company_s_three_years_pass_the_spike_rule(mart: Mart) -> None:
+    """The demo's own company (default size and seed, its planted dip included): every
+    day's orders and revenue as the mart has them, and staged orders that add up to them."""
+    import pandas as pd
+
+    from metricstack.config import load_settings
+    from metricstack.sample_company.generator import generate
+
+    company = generate(load_settings({}).sample_company)
+    orders = pd.concat(c.frame for c in company.chunks() if c.table == "orders")
+    orders = orders.drop_duplicates("order_id", keep="last")  # the planted duplicates
+    sold = orders[orders["status"] != "cancelled"]
+    day = pd.to_datetime(sold["ordered_at"], utc=True).dt.strftime("%Y-%m-%d")
+    daily = (sold["subtotal"] - sold["discount"]).groupby(day).agg(["sum", "count"])
+    rows, staged = [], []
+    for d, (revenue, count) in daily.iterrows():
+        cents = round(revenue * 100)
+        rows.append((d, int(count), f"{cents / 100:.2f}", f"{cents / 100 / count:.2f}"))
+        # the day's revenue on its first order, the others at zero: same count and sum
+        staged += [
+            (len(staged) + i, d, f"{cents / 100 if i == 0 else 0:.2f}", "0.00", False)
+            for i in range(int(count))
+        ]
+    with psycopg.connect(mart.owner_url, autocommit=True) as conn:
+        conn.execute("truncate staging.stg_shop__orders")
+        with conn.cursor() as cur:
+            cur.executemany(
+                "insert into staging.stg_shop__orders values (%s, %s, %s, %s, %s)", staged
+            )
+    mart.load(rows)
+
+    result = run_gate(mart.settings, CHECKPOINT)
+
+    assert company.truth.anomalies.dip_day is not None
+    assert len(rows) > 1000
+    assert result.decision == "passed", [f.describe() for f in result.failures]

@@ -14,7 +14,7 @@ import pytest
 
 from metricstack.config import Settings, load_settings
 from metricstack.quality.alerts import WEBHOOK_VAR
-from metricstack.quality.volume import check_ingest_volume, check_volume
+from metricstack.quality.volume import check_ingest_volume, check_volume, holds_batch
 
 SOURCE = "shop_orders"
 # a Wednesday; the history is the eight Wednesdays before it, plus noise on other days
@@ -114,6 +114,22 @@ def test_an_empty_extract_and_a_spike_are_alerted_and_posted(
     assert webhook.received[0]["expected_low"] == pytest.approx(low)
 
 
+def test_a_second_run_on_a_day_is_judged_with_the_days_earlier_reads(history: Settings) -> None:
+    with psycopg.connect(history.warehouse_url) as conn:
+        conn.execute(
+            "insert into audit.loads (source, file_name, file_sha256, run_id, started_at, "
+            "finished_at, rows_read, rows_loaded) values (%s, 'morning', 'sha-morning', "
+            "'scheduled', %s, %s, 1010, 1010)",
+            (SOURCE, TODAY, TODAY),
+        )
+    later = TODAY + timedelta(hours=3)
+
+    assert check_volume(history, SOURCE, 0, run_id="manual", at=later) is None
+    twice = check_volume(history, SOURCE, 1010, run_id="manual-again", at=later)
+    assert twice is not None and twice.kind == "volume_spike"  # the day read 1010 twice
+    assert check_volume(history, SOURCE, 0, run_id="scheduled", at=later) is not None
+
+
 def test_an_ingest_task_that_skipped_its_only_file_counts_as_empty(history: Settings) -> None:
     # what run_ingest_task returns when the extract's content was loaded before
     results = [{"source": SOURCE, "file": "x.csv", "skipped": True, "rows_read": 0}]
@@ -133,3 +149,16 @@ def test_too_short_a_history_judges_nothing_and_failures_never_raise(
         {**warehouse.environ, "WAREHOUSE_URL": "postgresql://nobody@127.0.0.1:9/none"}
     )
     assert check_volume(unreachable, SOURCE, 0, at=TODAY) is None  # logged, not raised
+
+
+def test_an_empty_extract_holds_the_batch_only_where_history_always_had_rows(
+    history: Settings,
+) -> None:
+    held = check_volume(history, SOURCE, 0, run_id="held", at=TODAY)
+    assert held is not None and held.details["holds_batch"] is True
+    assert "held at the raw gate" in held.message
+    # quiet on two of the eight weekdays: often empty, an alert at most
+    assert not holds_batch("empty_extract", [0, 900, 1000, 0, 1010, 995, 1100, 1020])
+    assert holds_batch("empty_extract", [0, *HISTORY[1:]])  # empty once in eight weeks
+    assert not holds_batch("empty_extract", HISTORY[:6])  # six weeks: too short to say
+    assert not holds_batch("volume_drop", HISTORY)

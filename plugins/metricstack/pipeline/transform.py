@@ -18,11 +18,12 @@ from metricstack.loading.declarations import load_sources
 from metricstack.pipeline.assets import PUBLISHED_MARTS, raw_table
 from metricstack.pipeline.defaults import DAG_CALLBACKS, DEFAULT_ARGS, START_DATE
 from metricstack.pipeline.ids import TRANSFORM_DAG_ID
-from metricstack.quality.raw_suites import MART_GATE, RAW_GATE
+from metricstack.quality.raw_suites import EXTRACT_GATE, MART_GATE, RAW_GATE
 
 # Checkpoints of expectations/gx: the raw tables before dbt (one suite per declared
-# source), then one checkpoint per published mart.
-RAW_GATES = (RAW_GATE,)
+# source) and the objects whose empty extract holds the batch, then one checkpoint per
+# published mart.
+RAW_GATES = (RAW_GATE, EXTRACT_GATE)
 GATES = (MART_GATE,)
 
 
@@ -85,8 +86,9 @@ def build_transform_dag() -> DAG:
 
         @task(retries=0)
         def raw_gate() -> dict[str, str]:
-            """Bad raw data (a null or duplicated key, a value outside its set) stops the
-            build before dbt runs; warnings (e.g. the shop's flipped quantities) pass."""
+            """Bad raw data (a null or duplicated key, a value outside its set) or an empty
+            extract where its history expects rows stops the build before dbt runs;
+            warnings (e.g. the shop's flipped quantities) pass."""
             return _enforce(RAW_GATES)
 
         @task(retries=0)

@@ -31,6 +31,9 @@ import yaml
 from metricstack.loading.declarations import DeclarationError, Source
 
 RAW_GATE = "raw_gate"
+# Beside the raw gate, in the same task: an empty extract that holds the batch
+# (quality/volume.py), one expectation per declared object (expectations/define_gx.py).
+EXTRACT_GATE = "extract_volume_gate"
 MART_GATE = "fct_daily_revenue_gate"
 CRITICAL, WARNING = "critical", "warning"
 SEVERITIES = (CRITICAL, WARNING, "info")

@@ -11,6 +11,15 @@ Outside it, an alert (quality/alerts.py: audit.alerts, the task log, the webhook
 ``empty_extract`` (0 rows where history expects some), ``volume_drop`` or
 ``volume_spike``. Days without any load are no history point: a monthly file is not
 judged daily. It never fails the ingestion.
+
+An empty extract of an object that reads rows on (almost) every one of those weekdays
+also holds the batch: the alert says ``holds_batch`` and the transform DAG's raw gate
+(checkpoint ``extract_volume_gate``, expectations/define_gx.py) blocks until a later
+load of that object brings rows (the next scheduled extract reads from the unmoved
+high-water mark, or a backfill of the day). ``HOLD_MIN_DAYS`` of the last ``WEEKS``
+same weekdays must have read rows: an object that was quiet on two of them or more is
+often empty (a legitimately quiet feed), and one with a shorter history is too new to
+say; for those an empty extract stays an alert.
 """
 
 from __future__ import annotations
@@ -34,6 +43,9 @@ MIN_POINTS = 4
 K = 3.0
 MAD_SCALE = 1.4826
 MIN_RELATIVE = 0.10
+# An empty extract holds the batch when at least this many of the last WEEKS same
+# weekdays read rows (empty at most once in eight weeks).
+HOLD_MIN_DAYS = 7
 
 
 @dataclass(frozen=True)
@@ -64,6 +76,11 @@ def classify(observed: float, expected: Expected) -> str | None:
     return None
 
 
+def holds_batch(kind: str | None, history: Sequence[float]) -> bool:
+    """Whether an empty extract should stop the batch rather than only alert (see above)."""
+    return kind == "empty_extract" and sum(1 for n in history if n > 0) >= HOLD_MIN_DAYS
+
+
 def same_weekday_history(
     conn: psycopg.Connection, source: str, at: datetime, weeks: int = WEEKS
 ) -> list[int]:
@@ -85,6 +102,21 @@ def same_weekday_history(
     return [int(total) for _, total in rows]
 
 
+def read_earlier_today(
+    conn: psycopg.Connection, source: str, at: datetime, run_id: str | None
+) -> int:
+    """Rows other runs of ``source`` read on ``at``'s day (UTC): the history counts per day,
+    so a second run on one day (a manual trigger) is judged with the day's earlier reads,
+    not as an empty extract."""
+    day = datetime.combine(at.astimezone(UTC).date(), datetime.min.time(), UTC)
+    total = conn.execute(
+        "select coalesce(sum(rows_read), 0) from audit.loads where source = %s "
+        "and started_at >= %s and started_at < %s and run_id is distinct from %s",
+        (source, day, day + timedelta(days=1), run_id),
+    ).fetchone()
+    return int(total[0]) if total else 0
+
+
 def check_volume(
     settings: Settings,
     source: str,
@@ -99,6 +131,7 @@ def check_volume(
     try:
         with psycopg.connect(settings.role_url(role), connect_timeout=10) as conn:
             history = same_weekday_history(conn, source, at)
+            observed += read_earlier_today(conn, source, at, run_id)
         expected = expected_range(history)
         if expected is None:
             log.info(
@@ -123,6 +156,7 @@ def check_volume(
         )
         if kind is None:
             return None
+        holds = holds_batch(kind, history)
         alert = Alert(
             kind=kind,
             subject=source,
@@ -131,11 +165,22 @@ def check_volume(
                 f"{expected.points} {at.astimezone(UTC):%A}s read {expected.median:.0f} "
                 f"(usual range {expected.low:.0f}-{expected.high:.0f}). Check the source "
                 "system's extract or delivery before trusting today's numbers."
+                + (
+                    " The batch is held at the raw gate until a load of this object "
+                    "brings rows (the next extract, or a backfill of the day)."
+                    if holds
+                    else ""
+                )
             ),
             observed=float(observed),
             expected_low=round(expected.low, 2),
             expected_high=round(expected.high, 2),
-            details={"median": expected.median, "history": history, "weeks": WEEKS},
+            details={
+                "median": expected.median,
+                "history": history,
+                "weeks": WEEKS,
+                "holds_batch": holds,
+            },
             run_id=run_id,
             at=at,
         )

@@ -22,6 +22,11 @@ DATABASE_NAME = "warehouse"
 DASHBOARD_UUID = "d1d9d3d9-bb4e-4d76-9027-5da944ebb20a"
 DASHBOARD_SLUG = "revenue"
 
+# Dashboards link to the auditors' portal in Airflow (metricstack_portal.py: Data Docs,
+# lineage, dbt docs) by this placeholder; the bundle gets Settings.airflow_url instead,
+# whatever host and port this installation's Airflow listens on.
+AIRFLOW_URL_PLACEHOLDER = "METRICSTACK_AIRFLOW_URL"
+
 # Superset strips the first folder of every path in an imported ZIP.
 _ZIP_ROOT = "metricstack_assets"
 
@@ -54,6 +59,8 @@ def bundle_files(settings: Settings) -> dict[str, str]:
             config = yaml.safe_load(text)
             config["type"] = "assets"
             text = yaml.safe_dump(config, sort_keys=False)
+        elif name.startswith("dashboards/"):
+            text = text.replace(AIRFLOW_URL_PLACEHOLDER, settings.airflow_url)
         files[name] = text
     if "metadata.yaml" not in files:
         raise FileNotFoundError(f"no metadata.yaml in {root}")

@@ -38,7 +38,7 @@ from typing import Any
 import yaml
 
 from metricstack.config import Settings
-from metricstack.superset.assets import DATABASE_UUID, assets_dir
+from metricstack.superset.assets import AIRFLOW_URL_PLACEHOLDER, DATABASE_UUID, assets_dir
 from metricstack.superset.client import SupersetClient
 
 FOLDERS = ("databases", "datasets", "charts", "dashboards")
@@ -233,6 +233,13 @@ def export_dashboards(
         if not ids:
             raise ValueError("Superset has no dashboard to export")
         files = clean_export(client.export_dashboards(ids), frozenset(dbt_metric_names(settings)))
+    # links to this installation's Airflow go back to the placeholder assets.py fills in
+    files = {
+        name: text.replace(settings.airflow_url, AIRFLOW_URL_PLACEHOLDER)
+        if name.startswith("dashboards/")
+        else text
+        for name, text in files.items()
+    }
     result = Export(files=files)
     for folder in FOLDERS:
         for old in sorted((destination / folder).rglob("*.yaml")):
