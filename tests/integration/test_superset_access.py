@@ -41,6 +41,7 @@ from metricstack.superset import (
     SupersetClient,
     SupersetError,
     demo_logins,
+    expire_cached_data,
     setup_superset,
     warm_caches,
 )
@@ -358,6 +359,22 @@ def test_warm_caches_refreshes_every_chart(stack: Stack) -> None:
     assert not [key for key in report.failed if int(key.rsplit("/", 1)[1]) in held]
     assert report.charts["admin"] >= 3
     assert report.charts["manager_benelux"] >= 3
+
+
+def test_a_publication_retires_every_cached_answer(stack: Stack) -> None:
+    def cached(client: SupersetClient) -> bool:
+        response = client.chart_data_response(stack.region_chart)
+        assert response.status_code == 200, response.text
+        return bool(response.json()["result"][0]["is_cached"])
+
+    with stack.client("admin") as admin:
+        cached(admin)
+        assert cached(admin)  # the second ask is answered from the cache
+
+        assert expire_cached_data(stack.settings) >= 3
+
+        assert not cached(admin)  # the publication's data, not the cached answer
+        assert cached(admin)
 
 
 def test_chart_data_is_cached_in_redis(stack: Stack) -> None:

@@ -124,10 +124,18 @@ def build_transform_dag() -> DAG:
         def refresh_dashboards() -> dict[str, int]:
             """After a publication: the marts and their MetricFlow metrics synced into
             Superset's datasets (a metric added in dbt's YAML reaches Superset here), the
-            row-level filters applied to new datasets, the chart caches warmed."""
-            from metricstack.superset import setup_superset, sync_dbt_to_superset, warm_caches
+            row-level filters applied to new datasets, the cached answers of the previous
+            publication retired (first: every moment they stay is a stale dashboard), the
+            chart caches warmed."""
+            from metricstack.superset import (
+                expire_cached_data,
+                setup_superset,
+                sync_dbt_to_superset,
+                warm_caches,
+            )
 
             settings = load_settings()
+            expire_cached_data(settings)
             sync_dbt_to_superset(settings)
             setup_superset(settings)
             warmed = warm_caches(settings)

@@ -5,7 +5,7 @@ runs in the platform virtualenv and drives it through subprocesses.
 """
 
 from metricstack.superset.access import DemoLogin, demo_logins
-from metricstack.superset.cache import WarmUp, warm_caches
+from metricstack.superset.cache import WarmUp, expire_cached_data, warm_caches
 from metricstack.superset.client import SupersetClient, SupersetError
 from metricstack.superset.dbt_sync import DbtSync, DbtSyncError, sync_dbt_to_superset
 from metricstack.superset.export import export_dashboards
@@ -28,6 +28,7 @@ __all__ = [
     "WarmUp",
     "apply_access",
     "demo_logins",
+    "expire_cached_data",
     "export_dashboards",
     "gunicorn_command",
     "import_assets",

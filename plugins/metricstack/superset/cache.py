@@ -7,6 +7,15 @@ know: after `publish` swaps the marts, warm_caches() asks for every chart's data
 ``force=true`` through the REST API (the same query the dashboard runs, from the chart's
 saved query_context), which runs the query and overwrites the cached result.
 
+Warming alone cannot replace what a dashboard cached: a dashboard's request carries its
+own context (dashboard id, native filters), so its cache key differs from the saved
+query's, and the old answer would outlive the publication. Superset puts each dataset's
+``changed_on`` in every cache key of its charts; expire_cached_data() stamps each
+dataset with the publication, which moves ``changed_on`` and so retires every cached
+answer of the dataset, in every context, on every cache backend. (Superset's own
+``/api/v1/cachekey/invalidate`` deletes from its metadata cache, not the data cache,
+and needs every key logged in the metadata database.)
+
 Row-level security filters are part of Superset's cache key, so a user with a filter
 has cache entries of their own: the warm-up runs as the admin (one entry shared by every
 user without a filter) and as each demo user whose roles carry a row-level filter.
@@ -14,8 +23,10 @@ user without a filter) and as each demo user whose roles carry a row-level filte
 
 from __future__ import annotations
 
+import json
 import time
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 
 import httpx
 
@@ -41,6 +52,21 @@ def _rls_logins(settings: Settings) -> list[tuple[str, str]]:
         for login in access.demo_logins(settings)
         if filtered & set(login.roles)
     ]
+
+
+def expire_cached_data(settings: Settings, *, published_at: datetime | None = None) -> int:
+    """Retire every cached chart answer by stamping each dataset's ``extra`` with the
+    publication time (see above); returns how many datasets were stamped."""
+    stamp = (published_at or datetime.now(UTC)).isoformat()
+    with SupersetClient(
+        settings.superset_url, settings.admin_user, settings.admin_password
+    ) as client:
+        datasets = client.datasets()
+        for dataset in datasets:
+            extra = json.loads(client.dataset(dataset["id"]).get("extra") or "{}")
+            extra["metricstack_published_at"] = stamp
+            client.put(f"/api/v1/dataset/{dataset['id']}", {"extra": json.dumps(extra)})
+    return len(datasets)
 
 
 def warm_caches(

@@ -117,6 +117,22 @@ class SupersetClient:
                 return found
             page += 1
 
+    def datasets(self) -> list[dict[str, Any]]:
+        """Every dataset the user may see (id, table_name, …)."""
+        found: list[dict[str, Any]] = []
+        page = 0
+        while True:
+            query = f"(columns:!(id,table_name),page:{page},page_size:100)"
+            body = self.get("/api/v1/dataset/", q=query)
+            found.extend(body["result"])
+            if len(found) >= body["count"] or not body["result"]:
+                return found
+            page += 1
+
+    def dataset(self, dataset_id: int) -> dict[str, Any]:
+        dataset: dict[str, Any] = self.get(f"/api/v1/dataset/{dataset_id}")["result"]
+        return dataset
+
     def chart_data_response(
         self, chart_id: int, *, force: bool = False, result_format: str = "json"
     ) -> httpx.Response:
