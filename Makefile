@@ -2,7 +2,7 @@
 PYTHON ?= $(shell command -v python3.11 || command -v python3)
 VENV := .venvs/platform/bin
 
-.PHONY: demo test lint status stop reset install browser lock bench-load bench-dbt
+.PHONY: demo test lint status stop reset install browser lock bench-load bench-dbt bench-dashboards
 
 demo: install        ## set up, start Airflow and Superset, run the pipeline once
 	$(VENV)/metricstack demo
@@ -18,6 +18,9 @@ bench-load: install  ## TPC-H lineitem SF1 through the loader, psql \copy, dlt, 
 
 bench-dbt: install   ## dbt at 10M orders: full build, one more day, dashboard latency (ORDERS=1000000 for a quick one)
 	$(VENV)/python -m metricstack.bench.dbt_scale --orders $(or $(ORDERS),10000000)
+
+bench-dashboards: install browser  ## p50/p95 load time of each dashboard in Chromium, uncached and cached, against the running demo (RUNS=5)
+	$(VENV)/python -m metricstack.bench.dashboards --runs $(or $(RUNS),5)
 
 install:             ## the virtual environments, from requirements/*.lock.txt
 	@$(PYTHON) requirements/bootstrap.py

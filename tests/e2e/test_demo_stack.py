@@ -1,9 +1,8 @@
 """The demo, end to end: `metricstack demo` on a fresh state folder, then what it shows.
 
-Runs twice: on the embedded PostgreSQL (the default a user gets), and against an
-existing PostgreSQL given by URL (``METRICSTACK_TEST_EXTERNAL_PG_URL``, a superuser
-URL; `.ci/run` sets it to the machine's PostgreSQL 15). The external run is skipped
-when that server does not answer, unless ``METRICSTACK_REQUIRE_EXTERNAL_PG=1``.
+The stack (embedded and external PostgreSQL) is conftest.py's session-scoped ``stack``
+fixture. This module runs after test_dashboards_in_browser.py: its last tests make a
+failing pipeline run and stop the stack.
 
 The expected numbers come from the sample company's generator (its data and its
 truth), not from the pipeline's code.
@@ -11,23 +10,17 @@ truth), not from the pipeline's code.
 
 from __future__ import annotations
 
-import os
 import subprocess
 import sys
-import uuid
-from collections.abc import Iterator
-from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import psycopg
 import pytest
 from browser import ARTIFACTS, superset_session
-from psycopg import sql
-from support import free_port, private_dir
 
-from metricstack.config import ROLES, Settings, load_settings, with_database
 from metricstack.lineage.graph import build_graph, trace_graph
 from metricstack.loading.declarations import load_sources, load_systems
 from metricstack.pipeline.ids import TRANSFORM_DAG_ID, ingest_dag_id
@@ -36,104 +29,12 @@ from metricstack.sample_company.generator import Company, generate
 from metricstack.services import processes
 from metricstack.superset.client import SupersetClient
 
+if TYPE_CHECKING:
+    from conftest import Stack  # tests/e2e/conftest.py (not importable by name at run time)
+
 pytestmark = pytest.mark.e2e
 
 METRICSTACK = str(Path(sys.executable).parent / "metricstack")
-
-
-@dataclass
-class Stack:
-    env: dict[str, str]
-    settings: Settings
-    demo_output: str
-
-    def cli(self, *args: str, timeout: float = 1500) -> subprocess.CompletedProcess[str]:
-        return subprocess.run(
-            [METRICSTACK, *args],
-            env=self.env,
-            capture_output=True,
-            text=True,
-            timeout=timeout,
-            check=False,
-        )
-
-    def marts(self) -> dict[date, Decimal]:
-        """What dashboards read, as the reporting role reads it."""
-        with psycopg.connect(self.settings.role_url("reporting")) as conn:
-            rows = conn.execute("select order_date, revenue from marts.fct_daily_revenue")
-            return dict(rows.fetchall())
-
-
-def _external_url() -> str | None:
-    url = os.environ.get("METRICSTACK_TEST_EXTERNAL_PG_URL")
-    required = os.environ.get("METRICSTACK_REQUIRE_EXTERNAL_PG") == "1"
-    if not url:
-        if required:
-            pytest.fail(
-                "METRICSTACK_REQUIRE_EXTERNAL_PG=1 but METRICSTACK_TEST_EXTERNAL_PG_URL unset"
-            )
-        pytest.skip("METRICSTACK_TEST_EXTERNAL_PG_URL is not set")
-    try:
-        psycopg.connect(url, connect_timeout=5).close()
-    except psycopg.OperationalError as error:
-        if required:
-            pytest.fail(f"the external PostgreSQL does not answer: {error}")
-        pytest.skip(f"the external PostgreSQL does not answer: {error}")
-    return url
-
-
-@pytest.fixture(scope="module", params=["embedded", "external"])
-def stack(request: pytest.FixtureRequest) -> Iterator[Stack]:
-    with private_dir(f"e2e-{request.param}") as state:
-        yield from _run_demo(request.param, state)
-
-
-def _run_demo(kind: str, state: Path) -> Iterator[Stack]:
-    env = {
-        **os.environ,
-        "METRICSTACK_STATE_DIR": str(state),
-        "METRICSTACK_PG_PORT": str(free_port()),
-        "METRICSTACK_AIRFLOW_PORT": str(free_port()),
-        "METRICSTACK_SUPERSET_PORT": str(free_port()),
-    }
-    databases: list[str] = []
-    admin_url = None
-    if kind == "external":
-        admin_url = _external_url()
-        assert admin_url is not None
-        prefix = f"ms_e2e_{uuid.uuid4().hex[:8]}"
-        databases = [f"{prefix}_{db}" for db in ("warehouse", "airflow", "superset", "shop")]
-        env.update(
-            WAREHOUSE_URL=with_database(admin_url, databases[0]),
-            AIRFLOW_DATABASE_URL=with_database(admin_url, databases[1]),
-            SUPERSET_DATABASE_URL=with_database(admin_url, databases[2]),
-            # the sample shop too, so that runs never share (or leave) a database
-            SHOP_DATABASE_URL=with_database(admin_url, databases[3]),
-            METRICSTACK_ROLE_PREFIX=prefix,
-        )
-    settings = load_settings(env)
-    demo = subprocess.run(
-        [METRICSTACK, "demo"], env=env, capture_output=True, text=True, timeout=1500, check=False
-    )
-    running = Stack(env, settings, demo.stdout + demo.stderr)
-    try:
-        assert demo.returncode == 0, running.demo_output[-6000:]
-        yield running
-    finally:
-        stopped = running.cli("stop", timeout=300)
-        print(stopped.stdout, stopped.stderr)
-        if admin_url:
-            _drop(admin_url, databases, [settings.role_name(r) for r in ROLES])
-
-
-def _drop(admin_url: str, databases: list[str], roles: list[str]) -> None:
-    with psycopg.connect(admin_url, autocommit=True) as conn:
-        for name in databases:
-            conn.execute(
-                sql.SQL("drop database if exists {} with (force)").format(sql.Identifier(name))
-            )
-        for role in roles:
-            conn.execute(sql.SQL("drop role if exists {}").format(sql.Identifier(role)))
 
 
 def test_demo_prints_where_everything_is(stack: Stack) -> None:
