@@ -8,14 +8,17 @@ points the tests at another server instead (a superuser URL).
 from __future__ import annotations
 
 import os
-import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
-import psycopg
 import pytest
-from psycopg import sql
-from support import free_port, new_database, new_mysql_database, private_dir
+from support import (
+    bootstrapped_warehouse,
+    free_port,
+    new_database,
+    new_mysql_database,
+    private_dir,
+)
 
 from metricstack.config import Settings, load_settings, with_database
 
@@ -51,32 +54,10 @@ def fresh_database(pg_server: str) -> Iterator[str]:
 
 @pytest.fixture
 def warehouse(fresh_database: str, tmp_path: Path) -> Iterator[Settings]:
-    """Settings of a bootstrapped warehouse (schemas, roles, audit tables) in a fresh database.
-
-    Roles are server-wide, so each test gets its own role names, dropped afterwards.
-    """
-    from metricstack.config import ROLES
-    from metricstack.warehouse.bootstrap import ensure_warehouse
-
-    settings = load_settings(
-        {
-            "METRICSTACK_STATE_DIR": str(tmp_path / "state"),
-            "WAREHOUSE_URL": fresh_database,
-            "METRICSTACK_LANDING_DIR": str(tmp_path / "landing"),
-            "METRICSTACK_ROLE_PREFIX": f"ms_{uuid.uuid4().hex[:8]}",
-        }
-    )
-    settings.ensure_secrets()
-    ensure_warehouse(settings)
-    yield settings
-    roles = [sql.Identifier(settings.role_name(r)) for r in ROLES]
-    with psycopg.connect(fresh_database, autocommit=True) as conn:
-        # one role at a time: dropping several whose default privileges refer to
-        # each other in one statement trips "could not find tuple for default ACL"
-        for role in roles:
-            conn.execute(sql.SQL("drop owned by {} cascade").format(role))
-        for role in roles:
-            conn.execute(sql.SQL("drop role {}").format(role))
+    """Settings of a bootstrapped warehouse (schemas, roles, audit tables) in a fresh database,
+    with role names of its own (support.bootstrapped_warehouse)."""
+    with bootstrapped_warehouse(fresh_database, tmp_path) as settings:
+        yield settings
 
 
 @pytest.fixture

@@ -73,6 +73,20 @@ class SupersetClient:
     def put(self, path: str, payload: Any) -> Any:
         return self.request("PUT", path, json=payload)
 
+    def _list(self, resource: str, columns: str | None = None) -> list[dict[str, Any]]:
+        """Every item of a list endpoint the user may see, page by page (``columns``:
+        comma-separated, or the endpoint's default set)."""
+        found: list[dict[str, Any]] = []
+        page = 0
+        while True:
+            # rison query string: Superset's list endpoints take their options this way
+            selected = f"columns:!({columns})," if columns else ""
+            body = self.get(f"/api/v1/{resource}/", q=f"({selected}page:{page},page_size:100)")
+            found.extend(body["result"])
+            if len(found) >= body["count"] or not body["result"]:
+                return found
+            page += 1
+
     @staticmethod
     def _check(response: httpx.Response, what: str) -> Any:
         if response.is_error:
@@ -82,15 +96,7 @@ class SupersetClient:
     # -- what tests and the demo ask -------------------------------------------------
     def dashboards(self) -> list[dict[str, Any]]:
         """Every dashboard the user may see (id, dashboard_title, slug, …)."""
-        found: list[dict[str, Any]] = []
-        page = 0
-        while True:
-            # rison query string: Superset's list endpoints take their options this way
-            body = self.get("/api/v1/dashboard/", q=f"(page:{page},page_size:100)")
-            found.extend(body["result"])
-            if len(found) >= body["count"] or not body["result"]:
-                return found
-            page += 1
+        return self._list("dashboard")
 
     def dashboard(self, id_or_slug: int | str) -> dict[str, Any]:
         dashboard: dict[str, Any] = self.get(f"/api/v1/dashboard/{id_or_slug}")["result"]
@@ -107,27 +113,11 @@ class SupersetClient:
 
     def charts(self) -> list[dict[str, Any]]:
         """Every chart the user may see (id, slice_name, …)."""
-        found: list[dict[str, Any]] = []
-        page = 0
-        while True:
-            query = f"(columns:!(id,slice_name),page:{page},page_size:100)"
-            body = self.get("/api/v1/chart/", q=query)
-            found.extend(body["result"])
-            if len(found) >= body["count"] or not body["result"]:
-                return found
-            page += 1
+        return self._list("chart", "id,slice_name")
 
     def datasets(self) -> list[dict[str, Any]]:
         """Every dataset the user may see (id, table_name, …)."""
-        found: list[dict[str, Any]] = []
-        page = 0
-        while True:
-            query = f"(columns:!(id,table_name),page:{page},page_size:100)"
-            body = self.get("/api/v1/dataset/", q=query)
-            found.extend(body["result"])
-            if len(found) >= body["count"] or not body["result"]:
-                return found
-            page += 1
+        return self._list("dataset", "id,table_name")
 
     def dataset(self, dataset_id: int) -> dict[str, Any]:
         dataset: dict[str, Any] = self.get(f"/api/v1/dataset/{dataset_id}")["result"]
