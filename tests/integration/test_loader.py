@@ -129,6 +129,25 @@ def test_a_clean_first_load_is_written_once_and_later_loads_merge(
     assert _rows(warehouse, "select amount::text from raw.shop_orders") == [("2.00",)]
 
 
+def test_the_raw_table_indexes_its_load_time_for_incremental_reads(
+    warehouse: Settings, tmp_path: Path
+) -> None:
+    """dbt's incremental models read `_loaded_at >= <their last run>`: a BRIN index on the
+    load time serves that read instead of a scan of the table's history."""
+    _load(warehouse, ORDERS, write_orders(tmp_path / "orders.csv", days=20))
+    assert _rows(
+        warehouse,
+        "select indexname, indexdef like '%USING brin (_loaded_at)%' from pg_indexes "
+        "where schemaname = 'raw' and tablename = 'shop_orders' and indexdef like '%brin%'",
+    ) == [("shop_orders__loaded_at", True)]
+    with psycopg.connect(warehouse.role_url("transformer")) as conn:
+        conn.execute("set enable_seqscan = off")  # a 20-day table is small enough to scan
+        plan = conn.execute(
+            "explain select * from raw.shop_orders where _loaded_at >= now() - interval '1 day'"
+        ).fetchall()
+    assert any("shop_orders__loaded_at" in line for (line,) in plan), plan
+
+
 def test_same_file_twice_changes_nothing(warehouse: Settings, tmp_path: Path, typing: str) -> None:
     path = write_orders(tmp_path / "orders.csv", days=20)
     first = _load(warehouse, ORDERS, path, typing)

@@ -82,6 +82,16 @@ def ensure_raw_table(conn: psycopg.Connection, source: Source, new: tuple[str, .
             target(source), sql.SQL(", ").join(columns)
         )
     )
+    # The incremental dbt models re-read what loads wrote since their last run
+    # (`_loaded_at >= ...`, dbt_project/macros/incremental.sql). Loads append, so the
+    # column follows the table's physical order: a BRIN index (a few pages) lets that
+    # read skip the history's blocks instead of scanning them, at almost no cost to a
+    # load. Created once, by the first load after this line shipped.
+    conn.execute(
+        sql.SQL("create index if not exists {} on {} using brin (_loaded_at)").format(
+            sql.Identifier(f"{source.table}__loaded_at"), target(source)
+        )
+    )
     existing: dict[str, bool] = dict(
         conn.execute(
             "select attname, atthasdef from pg_attribute where attrelid = %s::regclass "
