@@ -293,6 +293,9 @@ INCREMENTAL = {
     "fct_daily_revenue": "order_date",
     "dim_customers": "customer_id",
     "int_customer_orders_summarised": "customer_id",
+    "fct_customer_churn_monthly": "month_start",
+    "fct_cohort_retention": "cohort_month, months_since_signup",
+    "fct_customer_acquisition_monthly": "signup_month, acquisition_channel",
 }
 
 
@@ -354,7 +357,13 @@ def test_an_incremental_day_equals_a_full_refresh(built: Built) -> None:
     run of the day's build must give the facts and rollups a full refresh gives.
     """
     with psycopg.connect(built.settings.role_url("loader")) as conn:
-        for table in ("shop_orders", "shop_order_lines", "shop_customers", "crm_funnel_events"):
+        for table in (
+            "shop_orders",
+            "shop_order_lines",
+            "shop_customers",
+            "crm_funnel_events",
+            "marketing_marketing_spend",
+        ):
             conn.execute(
                 sql.SQL("update raw.{} set _loaded_at = _loaded_at - interval '30 days'").format(
                     sql.Identifier(table)
@@ -397,8 +406,16 @@ def test_an_incremental_day_equals_a_full_refresh(built: Built) -> None:
     )
     before = built.frame(revenue_of_day).iloc[0, 0]
 
-    # the sales marts and the customer summary dim_customers reads (none is whole_history)
-    select = ("--select", "path:models/marts/sales", "path:models/intermediate/customers")
+    # the sales marts, the customer summary dim_customers reads, and the customer marts
+    # that are incremental by month
+    select = (
+        "--select",
+        "path:models/marts/sales",
+        "path:models/intermediate/customers",
+        "fct_customer_churn_monthly",
+        "fct_cohort_retention",
+        "fct_customer_acquisition_monthly",
+    )
     dbt(built.settings, "run", *select)
     incremental = _snapshot(built)
     run = json.loads((built.settings.dbt_target_dir / "run_results.json").read_text())
@@ -407,7 +424,11 @@ def test_an_incremental_day_equals_a_full_refresh(built: Built) -> None:
     compiled = {r["unique_id"].split(".")[-1]: r["compiled_code"] for r in run["results"]}
     assert "changed_orders" in compiled["fct_orders"]
     assert "changed_orders" in compiled["fct_order_lines"]
-    for rollup in ("fct_sales_revenue_monthly", "fct_product_performance_monthly"):
+    for rollup in (
+        "fct_sales_revenue_monthly",
+        "fct_product_performance_monthly",
+        "fct_customer_churn_monthly",
+    ):
         # the first period to rebuild, read at compile time: a constant the index serves
         assert re.search(r"order_date\s*>= cast\('\d{4}-\d\d-01' as date\)", compiled[rollup])
     dbt(built.settings, "run", *select, "--full-refresh")

@@ -1,5 +1,9 @@
 {{
     config(
+        materialized='incremental',
+        unique_key='activity_month',
+        incremental_strategy='delete+insert',
+        on_schema_change='append_new_columns',
         indexes=[
             {
                 'columns': ['cohort_month', 'months_since_signup'],
@@ -13,6 +17,19 @@
 -- the cohort's size and the share of it that placed an order (not
 -- cancelled) in month k. Cohorts are the months from the first order's month
 -- on (customers who signed up before the data starts have no cohort).
+-- Incremental by activity month: a run rebuilds, for every cohort, the
+-- months from the first one that changed on: the first month of the orders
+-- fct_orders re-read in its late-arrival window, or of the signups of the
+-- customers loaded in theirs (a cohort's size changes with a signup), and
+-- reads only those months' orders.
+{%- if is_incremental() %}
+    {%- set first_month = (
+        'least('
+        ~ first_changed_period(ref('fct_orders'), 'order_date') ~ ', '
+        ~ first_changed_period(ref('stg_shop__customers'), 'signup_date')
+        ~ ')'
+    ) %}
+{%- endif %}
 with
 
 customers as (
@@ -70,7 +87,14 @@ customer_order_months as (
         cast(date_trunc('month', order_date) as date) as order_month
 
     from orders
-    where not is_cancelled and is_known_customer
+    where
+        not is_cancelled and is_known_customer
+
+        {% if is_incremental() %}
+
+            and order_date >= {{ first_month }}
+
+        {% endif %}
 
 ),
 
@@ -145,3 +169,9 @@ final as (
 )
 
 select * from final
+
+{% if is_incremental() %}
+
+    where activity_month >= {{ first_month }}
+
+{% endif %}

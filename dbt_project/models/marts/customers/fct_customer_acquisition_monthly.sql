@@ -1,5 +1,9 @@
 {{
     config(
+        materialized='incremental',
+        unique_key='signup_month',
+        incremental_strategy='delete+insert',
+        on_schema_change='append_new_columns',
         indexes=[
             {
                 'columns': ['signup_month', 'acquisition_channel'],
@@ -18,6 +22,23 @@
 --         cancelled) of the channel's customers that month / the channel's
 --         customers active that month (an order in the 180 days to its end);
 --   payback_months = cac / gross_margin_per_active_customer.
+-- Incremental by month: a month reads its spend, its signups and the orders
+-- of the 180 days to its end. A run rebuilds the months from the first one
+-- that changed on (of the orders fct_orders re-read in its late-arrival
+-- window, of the customers and of the spend loaded in theirs), reading the
+-- orders from 180 days before it.
+-- depends_on: {{ ref('stg_marketing__marketing_spend') }}
+{%- if is_incremental() %}
+    {%- set first_month = (
+        'least('
+        ~ first_changed_period(ref('fct_orders'), 'order_date') ~ ', '
+        ~ first_changed_period(ref('stg_shop__customers'), 'signup_date') ~ ', '
+        ~ first_changed_period(
+            ref('stg_marketing__marketing_spend'), 'spend_date'
+        )
+        ~ ')'
+    ) %}
+{%- endif %}
 with
 
 customers as (
@@ -69,7 +90,14 @@ months as (
             time_spine.date_day
             between cast(date_trunc('month', order_days.first_day) as date)
             and order_days.as_of_date
-    where extract(day from time_spine.date_day) = 1
+    where
+        extract(day from time_spine.date_day) = 1
+
+        {% if is_incremental() %}
+
+            and time_spine.date_day >= {{ first_month }}
+
+        {% endif %}
 
 ),
 
@@ -90,7 +118,14 @@ paid_channels as (
 revenue_orders as (
 
     select * from orders
-    where not is_cancelled and is_known_customer
+    where
+        not is_cancelled and is_known_customer
+
+        {% if is_incremental() %}
+
+            and order_date >= {{ first_month }} - 180
+
+        {% endif %}
 
 ),
 

@@ -1,15 +1,39 @@
-{{ config(indexes=[{'columns': ['month_start'], 'unique': True}]) }}
+{{
+    config(
+        materialized='incremental',
+        unique_key='month_start',
+        incremental_strategy='delete+insert',
+        on_schema_change='append_new_columns',
+        indexes=[{'columns': ['month_start'], 'unique': True}],
+    )
+}}
 -- One row per month of data: the customers active at its start (an order not
 -- cancelled in the 180 days before), those who churned in it (their 180th
 -- day without an order fell in the month), the churn rate, and new customers
 -- (first order that month). Churn needs 180 days of history to be seen:
 -- is_churn_observable marks the months that start 180 days or more after the
 -- first order day.
+-- Incremental by month: a month's figures read the orders of the 180 days
+-- before it and of the month itself, so an order changed on day c changes
+-- the months from c's on. A run rebuilds the months from the first one
+-- fct_orders re-read in its late-arrival window on, reading the orders from
+-- 181 days before it: the day's cost follows the day, not the history.
+{%- if is_incremental() %}
+    {%- set first_month = first_changed_period(
+        ref('fct_orders'), 'order_date'
+    ) %}
+{%- endif %}
 with
 
 orders as (
 
     select * from {{ ref('fct_orders') }}
+
+),
+
+customer_orders as (
+
+    select * from {{ ref('int_customer_orders_summarised') }}
 
 ),
 
@@ -36,7 +60,14 @@ customer_order_days as (
         order_date
 
     from orders
-    where not is_cancelled and is_known_customer
+    where
+        not is_cancelled and is_known_customer
+
+        {% if is_incremental() %}
+
+            and order_date >= {{ first_month }} - 181
+
+        {% endif %}
 
 ),
 
@@ -71,16 +102,6 @@ churn_events as (
 
 ),
 
-first_orders as (
-
-    select
-        customer_id,
-        min(order_date) as first_order_date
-
-    from customer_order_days
-    group by 1
-
-),
 
 months as (
 
@@ -94,7 +115,14 @@ months as (
             time_spine.date_day
             between cast(date_trunc('month', order_days.first_day) as date)
             and order_days.as_of_date
-    where extract(day from time_spine.date_day) = 1
+    where
+        extract(day from time_spine.date_day) = 1
+
+        {% if is_incremental() %}
+
+            and time_spine.date_day >= {{ first_month }}
+
+        {% endif %}
 
 ),
 
@@ -130,7 +158,14 @@ new_customers as (
         cast(date_trunc('month', first_order_date) as date) as month_start,
         count(*) as new_customers
 
-    from first_orders
+    from customer_orders
+
+    {% if is_incremental() %}
+
+        where first_order_date >= {{ first_month }}
+
+    {% endif %}
+
     group by 1
 
 ),
