@@ -167,3 +167,11 @@ create table if not exists audit.lineage_edges (
     recorded_at timestamptz not null default now(),
     primary key (from_dataset, to_dataset)
 );
+
+-- Which table publication left in marts_build as the base of each mart's next
+-- incremental build (warehouse/publish.py): a build table with another OID was
+-- created anew, and the published copy goes back as the base.
+create table if not exists audit.publication_bases (
+    table_name text primary key,
+    base_oid oid not null
+);

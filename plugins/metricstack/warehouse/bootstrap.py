@@ -103,6 +103,7 @@ def ensure_warehouse(settings: Settings) -> None:
             transformer,
         )
         grant("grant insert on audit.publications to {}", transformer)
+        grant("grant select, insert, update on audit.publication_bases to {}", transformer)
         grant("grant usage on sequence audit.publications_publication_id_seq to {}", transformer)
         for schema in (STAGING, INTERMEDIATE, MARTS_BUILD, MARTS):
             grant("grant usage, create on schema {} to {}", schema, transformer)
