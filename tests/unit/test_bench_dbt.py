@@ -72,7 +72,7 @@ def test_percentiles_and_the_report() -> None:
     )
     assert "dbt run (incremental day)" in text and "12.3" in text
     assert "revenue per month, 2025" in text
-    assert "--selector daily" in text  # the report says what the day's run is
+    assert "`dbt run` of the whole project" in text  # the report says what the day's run is
 
 
 def test_model_times_name_each_node() -> None:
@@ -81,16 +81,6 @@ def test_model_times_name_each_node() -> None:
         {"unique_id": "model.metricstack.fct_order_lines", "execution_time": None},
     ]
     assert model_times(results) == {"fct_orders": 5.0, "fct_order_lines": 0.0}
-
-
-def test_the_day_and_whole_history_selectors_split_the_project() -> None:
-    import yaml
-
-    settings = load_settings()
-    selectors = yaml.safe_load((settings.dbt_project_dir / "selectors.yml").read_text())
-    names = {s["name"]: s["definition"] for s in selectors["selectors"]}
-    assert names["whole_history"] == {"method": "tag", "value": "whole_history"}
-    assert {"exclude": [{"method": "tag", "value": "whole_history"}]} in names["daily"]["union"]
 
 
 def test_questions_ask_the_last_full_year_month_and_quarter() -> None:
