@@ -8,8 +8,9 @@
         post_hook=["delete from {{ this }} where order_count = 0"],
     )
 }}
--- Incremental by day: a run rewrites the days of the orders the loader wrote
--- in the late-arrival window (before its newest load). A day left with no
+-- Incremental by day: a run rewrites the days of the orders fct_orders
+-- re-read in its late-arrival window (before its newest load), reading them
+-- through fct_orders' indexes on loaded_at and order_date. A day left with no
 -- order (all cancelled) gets a row of zeros that replaces the old one and
 -- that the post-hook deletes.
 with
@@ -19,10 +20,10 @@ with
     changed_days as (
 
         select distinct orders_loaded.order_date
-        from {{ ref('stg_shop__orders') }} as orders_loaded
+        from {{ ref('fct_orders') }} as orders_loaded
         where
             orders_loaded.loaded_at
-            >= {{ late_arrival_since(ref('stg_shop__orders')) }}
+            >= {{ late_arrival_since(ref('fct_orders')) }}
 
     ),
 
@@ -30,7 +31,7 @@ with
 
 orders as (
 
-    select * from {{ ref('stg_shop__orders') }}
+    select * from {{ ref('fct_orders') }}
 
     {% if is_incremental() %}
 
@@ -50,7 +51,7 @@ daily as (
     select
         order_date,
         count(*) filter (where not is_cancelled) as order_count,
-        sum(subtotal - discount) filter (where not is_cancelled) as revenue
+        sum(revenue) filter (where not is_cancelled) as revenue
 
     from orders
     group by 1

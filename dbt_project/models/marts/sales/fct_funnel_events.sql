@@ -13,7 +13,8 @@
 }}
 -- One row per funnel event (a step of a web session), with the session's
 -- traffic source and device. Incremental on the loader's write time, with a
--- three-day window for late rows, merged on event_id.
+-- three-day window for late rows (a constant read at compile time, so that the
+-- raw table's index on it serves the read), merged on event_id.
 with
 
 funnel_events as (
@@ -22,10 +23,7 @@ funnel_events as (
 
     {% if is_incremental() %}
 
-        where loaded_at >= (
-            select max(this_model.loaded_at) - interval '3 days' as since
-            from {{ this }} as this_model
-        )
+        where loaded_at >= {{ late_arrival_since(this) }}
 
     {% endif %}
 
