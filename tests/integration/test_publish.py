@@ -1,8 +1,9 @@
-"""Publication copies marts_build into marts, or swaps the largest facts: what readers
+"""Publication swaps marts_build into marts where it is safe, else copies: what readers
 see, what the next build gets.
 
-Tables stand in for dbt's: ``fct_events`` as a fact published by swapping (the
-manifest's config says so), ``dim_things`` as a mart that is copied.
+Tables stand in for dbt's (the manifest says what each is): ``fct_events`` an
+incremental fact marked ``publication: swap``, ``dim_things`` a table dbt rebuilds whole,
+``fct_rollup`` an incremental rollup, which is copied.
 """
 
 from __future__ import annotations
@@ -19,12 +20,12 @@ from metricstack.warehouse.publish import publish_marts
 
 
 def _manifest(settings: Settings) -> None:
-    def node(name: str, meta: dict[str, str]) -> dict[str, Any]:
+    def node(name: str, materialized: str, meta: dict[str, str]) -> dict[str, Any]:
         return {
             "resource_type": "model",
             "alias": name,
             "schema": "marts_build",
-            "config": {"materialized": "incremental", "meta": meta},
+            "config": {"materialized": materialized, "meta": meta},
         }
 
     settings.dbt_manifest.parent.mkdir(parents=True, exist_ok=True)
@@ -32,8 +33,11 @@ def _manifest(settings: Settings) -> None:
         json.dumps(
             {
                 "nodes": {
-                    "model.metricstack.fct_events": node("fct_events", {"publication": "swap"}),
-                    "model.metricstack.dim_things": node("dim_things", {}),
+                    "model.metricstack.fct_events": node(
+                        "fct_events", "incremental", {"publication": "swap"}
+                    ),
+                    "model.metricstack.dim_things": node("dim_things", "table", {}),
+                    "model.metricstack.fct_rollup": node("fct_rollup", "incremental", {}),
                 }
             }
         )
@@ -68,12 +72,14 @@ def built(warehouse: Settings) -> Settings:
         "insert into marts_build.fct_events select g, 'v' || g from generate_series(1, 3) g",
         "create table marts_build.dim_things (id int)",
         "insert into marts_build.dim_things values (1), (2)",
+        "create table marts_build.fct_rollup (id int)",
+        "insert into marts_build.fct_rollup values (1)",
     )
     return warehouse
 
 
 def test_a_first_publication_copies_and_readers_see_marts_only(built: Settings) -> None:
-    assert publish_marts(built, "run-1") == {"dim_things": 2, "fct_events": 3}
+    assert publish_marts(built, "run-1") == {"dim_things": 2, "fct_events": 3, "fct_rollup": 1}
     with psycopg.connect(built.role_url("reporting")) as conn:
         assert conn.execute("select count(*) from marts.fct_events").fetchone() == (3,)
         with pytest.raises(psycopg.errors.InsufficientPrivilege):
@@ -88,7 +94,11 @@ def test_a_first_publication_copies_and_readers_see_marts_only(built: Settings) 
             "select count(*) from pg_indexes where schemaname = 'marts' "
             "and tablename = 'fct_events'"
         ).fetchone()
-    assert published == [("marts.dim_things", 2, "run-1"), ("marts.fct_events", 3, "run-1")]
+    assert published == [
+        ("marts.dim_things", 2, "run-1"),
+        ("marts.fct_events", 3, "run-1"),
+        ("marts.fct_rollup", 1, "run-1"),
+    ]
     assert indexes == (1,)  # its primary key came along
 
 
@@ -132,14 +142,21 @@ def test_a_table_built_anew_leaves_the_published_copy_as_the_next_base(
         "drop table marts_build.fct_events",  # a full refresh, with history mended
         "create table marts_build.fct_events (id int primary key, v text)",
         "insert into marts_build.fct_events values (2, 'v2'), (4, 'v4'), (6, 'v6')",
+        "drop table marts_build.dim_things",  # dbt rebuilds a table model every run
+        "create table marts_build.dim_things (id int)",
         "insert into marts_build.dim_things values (3)",
+        "insert into marts_build.fct_rollup values (2)",  # a rollup's new period
     )
+    rebuilt = _oid(built, "marts_build.dim_things")
     publish_marts(built, "run-3")
 
     assert _ids(built, "marts.fct_events") == [2, 4, 6]
     assert _ids(built, "marts_build.fct_events") == [2, 4, 6]  # not the stale [1, 2, 3, 4]
-    assert _ids(built, "marts.dim_things") == [1, 2, 3]  # copied, as every run
-    assert _ids(built, "marts_build.dim_things") == [1, 2, 3]
+    # a table model is swapped too; its next build replaces what the build holds
+    assert _oid(built, "marts.dim_things") == rebuilt
+    assert _ids(built, "marts_build.dim_things") == [1, 2]
+    # a rollup is copied: its next build carries on from its own last one
+    assert _ids(built, "marts.fct_rollup") == _ids(built, "marts_build.fct_rollup") == [1, 2]
     # the swap's first run after the copy-back is a swap again
     copied_back = _oid(built, "marts_build.fct_events")
     _run(built, "insert into marts_build.fct_events values (8, 'v8')")

@@ -1,22 +1,27 @@
-"""Publish validated marts into ``marts`` atomically: copied, or the largest swapped.
+"""Publish validated marts into ``marts`` atomically: swapped where it is safe, else copied.
 
 Dashboards read ``marts`` only. All tables are published in one transaction: a reader
 sees the last good version until the commit and the new one after it, never a mix.
 
-Most marts are copied (built beside the published table, then renamed over it): they
-are aggregates, small whatever the history. Copying the largest facts would cost the
-history every day (at 10 million orders the order, line and funnel facts hold about
-100 million rows), so the models whose dbt config says ``meta: {publication: swap}``
-(dbt_project/dbt_project.yml) change places with their published version instead:
-renamed, never copied. ``marts_build`` then holds the previous publication, and the
-next build catches up from it: these models re-read their late-arrival window from
-their own newest ``loaded_at`` (dbt_project/macros/incremental.sql), so they merge
-every row loaded since, whatever the gap.
+Copying every mart on every run would cost the history each day: at 10 million orders
+the order, line and funnel facts hold about 100 million rows, the per-customer marts
+four million each. So a mart changes places with its published version (renamed,
+never copied; ``marts_build`` then holds the previous publication) when the next build
+does not need its own last version:
 
-That holds while the build's table grew from the one publication left there. A table
-dbt created anew (a first build, a ``--full-refresh``, a changed model) is not what
-the retired version would have grown into; the next build would carry on from a stale
-base. ``audit.publication_bases`` records which table publication left in
+- a table dbt rebuilds whole (``materialized: table``): the next build replaces it;
+- an incremental model whose dbt config says ``meta: {publication: swap}``
+  (dbt_project/dbt_project.yml): it re-reads its late-arrival window from its OWN
+  newest ``loaded_at`` (dbt_project/macros/incremental.sql), so it catches up from the
+  previous publication with every row loaded since, whatever the gap.
+
+The other incremental models are copied: the rollups, whose window is their source's,
+must carry on from their own last build. They are small (periods, not rows).
+
+A swapped incremental model must have grown from the table publication left there. A
+table dbt created anew (a first build, a ``--full-refresh``, a changed model) is not
+what the retired version would have grown into, and the next build would carry on from
+a stale base. ``audit.publication_bases`` records which table publication left in
 ``marts_build``; when the build's table is another one, the published table is copied
 back as the next build's base.
 """
@@ -25,6 +30,7 @@ from __future__ import annotations
 
 import json
 import logging
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import psycopg
@@ -36,23 +42,36 @@ from metricstack.warehouse.bootstrap import MARTS, MARTS_BUILD
 log = logging.getLogger(__name__)
 
 
-def swapped_models(manifest: Path) -> set[str]:
-    """The marts_build relations dbt's config publishes by swapping; none without a
-    manifest (every table is then copied, as is always safe)."""
+@dataclass(frozen=True)
+class Plan:
+    """How each marts_build table is published; a table named in neither is copied."""
+
+    rebuilt: set[str] = field(default_factory=set)  # tables dbt rebuilds whole: swap
+    catching_up: set[str] = field(default_factory=set)  # meta publication swap: swap, base
+
+
+def publication_plan(manifest: Path) -> Plan:
+    """The plan dbt's manifest gives; without one every table is copied (always safe)."""
     if not manifest.exists():
-        return set()
-    nodes = json.loads(manifest.read_text())["nodes"].values()
-    return {
-        node["alias"]
-        for node in nodes
-        if node["resource_type"] == "model"
-        and node["schema"] == MARTS_BUILD
-        and node["config"].get("meta", {}).get("publication") == "swap"
-    }
+        return Plan()
+    models = [
+        node
+        for node in json.loads(manifest.read_text())["nodes"].values()
+        if node["resource_type"] == "model" and node["schema"] == MARTS_BUILD
+    ]
+    return Plan(
+        rebuilt={m["alias"] for m in models if m["config"]["materialized"] == "table"},
+        catching_up={
+            m["alias"]
+            for m in models
+            if m["config"]["materialized"] == "incremental"
+            and m["config"].get("meta", {}).get("publication") == "swap"
+        },
+    )
 
 
 def publish_marts(settings: Settings, run_id: str | None = None) -> dict[str, int]:
-    swapped = swapped_models(settings.dbt_manifest)
+    plan = publication_plan(settings.dbt_manifest)
     reporting = sql.Identifier(settings.role_name("reporting"))
     published: dict[str, int] = {}
     with psycopg.connect(settings.role_url("transformer")) as conn, conn.transaction():
@@ -64,17 +83,18 @@ def publish_marts(settings: Settings, run_id: str | None = None) -> dict[str, in
         for table in build:
             built = sql.Identifier(MARTS_BUILD, table)
             target = sql.Identifier(MARTS, table)
-            if table in swapped and table in live:
-                grew_from_base = bases.get(table) == build[table]
+            swapped = table in plan.rebuilt or table in plan.catching_up
+            if swapped and table in live:
                 _swap(conn, table)
                 conn.execute(sql.SQL("revoke all on {} from {}").format(built, reporting))
-                if not grew_from_base:  # the retired table predates this build's start
+                if table in plan.catching_up and bases.get(table) != build[table]:
+                    # built anew: the retired table predates this build's start
                     conn.execute(sql.SQL("drop table {}").format(built))
                     _copy(conn, target, MARTS_BUILD, table)
             else:  # copied; the build keeps its table
                 conn.execute(sql.SQL("drop table if exists {}").format(target))
                 _copy(conn, built, MARTS, table)
-            if table in swapped:
+            if table in plan.catching_up:
                 conn.execute(
                     "insert into audit.publication_bases (table_name, base_oid) "
                     "values (%s, %s::regclass::oid) on conflict (table_name) "
