@@ -404,7 +404,8 @@ def questions(end: date) -> list[tuple[str, str, str, dict[str, Any]]]:
         ),
         (
             "RFM segment counts",
-            "select rfm_segment, count(*) from marts_build.fct_customer_rfm group by 1 order by 1",
+            "select rfm_segment, customer_count from marts_build.fct_customer_rfm_segments"
+            " order by 1",
             "with c as (select customer_id, max(order_date) as last_order, count(*) as f, "
             "sum(subtotal - discount) as m from staging.stg_shop__orders "
             "where not is_cancelled group by 1), "

@@ -1,11 +1,7 @@
-{{
-    config(
-        indexes=[
-            {'columns': ['customer_id'], 'unique': True},
-            {'columns': ['rfm_segment']},
-        ]
-    )
-}}
+-- customer_id only: an index on a column of two (or seven) values would cost
+-- seconds a day at millions of customers and serve no query a scan would not;
+-- the dashboards read fct_customer_rfm_segments
+{{ config(indexes=[{'columns': ['customer_id'], 'unique': True}]) }}
 -- One row per customer with at least one order not cancelled: recency,
 -- frequency and monetary value as of the last day of data (the newest order
 -- day), each scored 1-5 by quintile (5 = most recent, most frequent, highest
