@@ -164,6 +164,14 @@ def test_customer_rfm_and_clv_of_one_customer(built: Built) -> None:
         top["m"],
     )
     assert built.frame("select count(*) from marts_build.fct_customer_rfm").iloc[0, 0] == len(per)
+    # the segments' rollup the dashboard reads: every customer once, all their revenue
+    segments = built.frame(
+        "select sum(customer_count), sum(monetary), count(*)"
+        " from marts_build.fct_customer_rfm_segments"
+    ).iloc[0]
+    assert segments.iloc[0] == len(per)
+    assert float(segments.iloc[1]) == pytest.approx(per["monetary"].sum(), abs=0.01 * len(per))
+    assert 1 < segments.iloc[2] <= 7
 
     clv = built.frame(
         "select historic_revenue, average_order_value, monthly_purchase_frequency,"
