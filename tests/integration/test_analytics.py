@@ -80,7 +80,7 @@ def analysed(pg_server: str, tmp_path_factory: pytest.TempPathFactory) -> Iterat
         try:
             sample = load_raw_sample(settings, Path(tmp / "company"), CONFIG)
             # models only: staging's own tests are test_dbt_staging.py's job
-            dbt(settings, "run", "--select", "path:models/staging", "fct_daily_revenue")
+            dbt(settings, "run", "--select", "path:models/staging", "+fct_daily_revenue")
             run_analytics(settings, "analytics_test__1")
             first = _snapshot(settings)
             written = run_analytics(settings, "analytics_test__2")
