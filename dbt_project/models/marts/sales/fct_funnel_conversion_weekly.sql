@@ -4,13 +4,22 @@
         unique_key='week_start',
         incremental_strategy='delete+insert',
         on_schema_change='append_new_columns',
-        indexes=[{'columns': ['week_start', 'stage_number'], 'unique': True}],
+        indexes=[
+            {
+                'columns': ['week_start', 'stage_number', 'region_name'],
+                'unique': True,
+            },
+            {'columns': ['region_name']},
+        ],
     )
 }}
--- One row per week and funnel stage (visit, product_view, cart, checkout,
--- purchase): the web sessions of the week (by their first event, UTC weeks
--- from Monday) that reached the stage, and the conversion from the previous
--- stage and from the visit. Incremental by week: a run rebuilds the weeks
+-- One row per week, funnel stage (visit, product_view, cart, checkout,
+-- purchase) and sales region of the session's country: the web sessions of
+-- the week (by their first event, UTC weeks from Monday) that reached the
+-- stage, and the conversion from the previous stage and from the visit; sum
+-- the regions' sessions for the week's (and divide the sums for its rates).
+-- Sessions missing from web_sessions, or of a country without a region, fall
+-- in region 'Unknown'. Incremental by week: a run rebuilds the weeks
 -- from the first one fct_funnel_events re-read in its late-arrival window on,
 -- from the events of those weeks and of the day before (a session that
 -- started on the Sunday night belongs to the week before and is left out).
@@ -30,6 +39,18 @@ funnel_events as (
         where event_date >= {{ first_week }} - 1
 
     {% endif %}
+
+),
+
+web_sessions as (
+
+    select * from {{ ref('stg_marketing__web_sessions') }}
+
+),
+
+geography as (
+
+    select * from {{ ref('dim_geography') }}
 
 ),
 
@@ -53,12 +74,19 @@ sessions_summarised as (
 sessions as (
 
     select
-        *,
+        sessions_summarised.*,
         cast(
-            date_trunc('week', first_event_at at time zone 'UTC') as date
-        ) as session_week
+            date_trunc(
+                'week', sessions_summarised.first_event_at at time zone 'UTC'
+            ) as date
+        ) as session_week,
+        coalesce(geography.region_name, 'Unknown') as region_name
 
     from sessions_summarised
+    left join web_sessions
+        on sessions_summarised.session_id = web_sessions.session_id
+    left join geography
+        on web_sessions.country_code = geography.country_code
 
 ),
 
@@ -66,6 +94,7 @@ weekly as (
 
     select
         session_week as week_start,
+        region_name,
         count(*) filter (where reached_visit) as visit,
         count(*) filter (where reached_product_view) as product_view,
         count(*) filter (where reached_cart) as cart,
@@ -76,7 +105,7 @@ weekly as (
     {% if is_incremental() %}
         where session_week >= {{ first_week }}
     {% endif %}
-    group by 1
+    group by 1, 2
 
 ),
 
@@ -84,6 +113,7 @@ stages as (
 
     select
         week_start,
+        region_name,
         1 as stage_number,
         'visit' as funnel_stage,
         visit as sessions,
@@ -95,6 +125,7 @@ stages as (
 
     select
         week_start,
+        region_name,
         2 as stage_number,
         'product_view' as funnel_stage,
         product_view as sessions,
@@ -106,6 +137,7 @@ stages as (
 
     select
         week_start,
+        region_name,
         3 as stage_number,
         'cart' as funnel_stage,
         cart as sessions,
@@ -117,6 +149,7 @@ stages as (
 
     select
         week_start,
+        region_name,
         4 as stage_number,
         'checkout' as funnel_stage,
         checkout as sessions,
@@ -128,6 +161,7 @@ stages as (
 
     select
         week_start,
+        region_name,
         5 as stage_number,
         'purchase' as funnel_stage,
         purchase as sessions,
@@ -142,6 +176,7 @@ final as (
     select
         week_start,
         stage_number,
+        region_name,
         funnel_stage,
         sessions,
         previous_stage_sessions,

@@ -5,16 +5,27 @@
         incremental_strategy='delete+insert',
         on_schema_change='append_new_columns',
         indexes=[
-            {'columns': ['order_month', 'product_id'], 'unique': True},
+            {
+                'columns': ['order_month', 'product_id', 'region_name'],
+                'unique': True,
+            },
             {'columns': ['category_id']},
+            {'columns': ['region_name']},
         ]
     )
 }}
--- One row per month and product sold that month: units, revenue (line amount
--- less its share of the order's discount), cost of goods and gross margin of
--- orders not cancelled.
+-- One row per month, product sold that month and sales region of the buying
+-- customer: units, revenue (line amount less its share of the order's
+-- discount), cost of goods and gross margin of orders not cancelled; sum the
+-- regions for the product. Regions as fct_sales_geography_monthly: orders of
+-- customers the shop does not know fall in region 'Unknown'.
 -- Incremental by month: a run rebuilds the months from the first one
 -- fct_order_lines re-read in its late-arrival window on.
+{% if is_incremental() %}
+    {% set first_month = first_changed_period(
+        ref('fct_order_lines'), 'order_date'
+    ) %}
+{% endif %}
 with
 
 order_lines as (
@@ -23,11 +34,27 @@ order_lines as (
 
     {% if is_incremental() %}
 
-        where
-            order_date
-            >= {{ first_changed_period(ref('fct_order_lines'), 'order_date') }}
+        where order_date >= {{ first_month }}
 
     {% endif %}
+
+),
+
+orders as (
+
+    select * from {{ ref('fct_orders') }}
+
+    {% if is_incremental() %}
+
+        where order_date >= {{ first_month }}
+
+    {% endif %}
+
+),
+
+geography as (
+
+    select * from {{ ref('dim_geography') }}
 
 ),
 
@@ -39,8 +66,22 @@ products as (
 
 sold_lines as (
 
-    select * from order_lines
-    where not is_cancelled
+    select
+        order_lines.order_id,
+        order_lines.product_id,
+        order_lines.order_date,
+        order_lines.quantity,
+        order_lines.net_revenue,
+        order_lines.cost_of_goods,
+        order_lines.gross_margin,
+        coalesce(geography.region_name, 'Unknown') as region_name
+
+    from order_lines
+    left join orders
+        on order_lines.order_id = orders.order_id
+    left join geography
+        on orders.country_code = geography.country_code
+    where not order_lines.is_cancelled
 
 ),
 
@@ -48,6 +89,7 @@ product_months as (
 
     select
         product_id,
+        region_name,
         cast(date_trunc('month', order_date) as date) as order_month,
         count(distinct order_id) as order_count,
         sum(quantity) as units_sold,
@@ -56,7 +98,7 @@ product_months as (
         sum(gross_margin) as gross_margin
 
     from sold_lines
-    group by 1, 2
+    group by 1, 2, 3
 
 ),
 
@@ -65,6 +107,7 @@ final as (
     select
         product_months.order_month,
         product_months.product_id,
+        product_months.region_name,
         products.product_name,
         products.category_id,
         products.category_name,

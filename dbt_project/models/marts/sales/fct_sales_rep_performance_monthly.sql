@@ -7,12 +7,14 @@
         indexes=[
             {'columns': ['order_month', 'sales_rep_id'], 'unique': True},
             {'columns': ['team_id']},
+            {'columns': ['region_name']},
         ]
     )
 }}
 -- One row per month and sales rep who booked business orders that month:
 -- orders not cancelled, customers, revenue, gross margin and its rank in the
--- rep's team.
+-- rep's team, with the region the team covers (what a regional manager's
+-- row-level filter reads).
 -- Incremental by month: a run rebuilds the months from the first one
 -- fct_orders re-read in its late-arrival window on.
 with
@@ -76,7 +78,8 @@ final as (
         rank() over (
             partition by rep_months.order_month, sales_reps.team_id
             order by rep_months.revenue desc
-        ) as revenue_rank_in_team
+        ) as revenue_rank_in_team,
+        coalesce(sales_reps.region_name, 'Unknown') as region_name
 
     from rep_months
     left join sales_reps
