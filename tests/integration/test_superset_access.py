@@ -1,6 +1,8 @@
 """Superset access control as code (superset_config/roles.yml) on a real Superset:
-the roles' key permissions, SQL Lab refused to an auditor, no export for an executive,
-row-level security through the chart data API (and through the cache), the Redis cache.
+the roles' key permissions, SQL Lab refused to an auditor and limited to marts for an
+analyst, no export for an executive, row-level security through the chart data API (and
+through the cache), a regional manager's data limited to region-filtered datasets, the
+dashboards' roles, the Redis cache.
 
 One Superset per module (setup ~40 s, start ~20 s). A scratch warehouse gets a mart
 with a `region_name` column and audit tables; their datasets and a chart are made through
@@ -263,16 +265,23 @@ def test_roles_have_their_key_permissions(stack: Stack) -> None:
     assert "can_write on Dataset" in engineer
     assert not any(p.endswith(" on Role") or p.endswith(" on User") for p in engineer)
 
-    assert {sqllab, csv_export, "can_write on Chart", "can_explore on Superset"} <= analyst
-    assert any(p.startswith("database_access on [warehouse].(id:") for p in analyst)
+    assert {sqllab, csv_export, "can_write on Chart", "can_explore on Superset", marts} <= analyst
+    # marts only: no database access (the reporting role also reads the audit tables)
+    assert not any(p.startswith("database_access") for p in analyst)
     assert "all_database_access on all_database_access" not in analyst
 
     assert marts in executive
     assert not {csv_export, sqllab, "can_write on Chart", "can_explore on Superset"} & executive
     assert not any("csv" in p for p in executive)
 
-    assert {marts, csv_export} <= manager
+    assert csv_export in manager
     assert not any(p.endswith(" on SQLLab") for p in manager)
+    # the datasets the region filter covers (those with region_name), not the schema:
+    # a company-wide mart stays out of Explore and CSV
+    assert marts not in manager
+    manager_data = {p for p in manager if p.startswith("datasource_access")}
+    assert any("[fct_regional_sales]" in p for p in manager_data)
+    assert not any("[fct_daily_revenue]" in p for p in manager_data)
 
     assert {"can_read on Log", "menu_access on Action Log"} <= auditor
     assert not any("SQLLab" in p or "sqllab" in p or "SQL Lab" in p for p in auditor)
@@ -305,6 +314,13 @@ def test_auditor_gets_no_sql_lab(stack: Stack) -> None:
             {**query, "sql": "select count(*) as n from marts.fct_daily_revenue"},
         )
         assert body["data"] == [{"n": 4}]
+        # SQL Lab on marts only: the audit tables the reporting role reads are refused
+        # (Superset 6.1 answers the refusal with HTTP 500 and this error type)
+        with pytest.raises(SupersetError, match="TABLE_SECURITY_ACCESS_ERROR"):
+            analyst.post(
+                "/api/v1/sqllab/execute/",
+                {**query, "sql": "select count(*) as n from audit.loads"},
+            )
 
 
 def _database_id(stack: Stack) -> int:
@@ -348,6 +364,24 @@ def test_regional_manager_sees_only_their_region(stack: Stack) -> None:
         assert {r["region_name"] for r in csv.DictReader(io.StringIO(exported.text))} == {"Benelux"}
 
 
+def test_dashboards_open_to_the_roles_given_them(stack: Stack) -> None:
+    """roles.yml's `dashboards`: the Revenue dashboard (a company-wide mart) is the
+    executive's and the analyst's, never a regional manager's; the audit dashboard the
+    auditor's, not the analyst's (marts only)."""
+
+    def slugs(username: str) -> set[str]:
+        with stack.client(username) as client:
+            listed = client.get("/api/v1/dashboard/", q="(page:0,page_size:100)")["result"]
+        return {d["slug"] for d in listed}
+
+    assert {"revenue", "sales"} <= slugs("executive")
+    assert "revenue" in slugs("analyst") and "data-quality" not in slugs("analyst")
+    assert slugs("manager_benelux") == {"sales"}
+    assert slugs("auditor") == {"data-quality"}
+    with stack.client("manager_benelux") as manager, pytest.raises(SupersetError):
+        manager.get("/api/v1/dashboard/revenue")
+
+
 def test_warm_caches_refreshes_every_chart(stack: Stack) -> None:
     report = warm_caches(stack.settings)
     print(f"\nwarm_caches: {report}")
@@ -358,7 +392,8 @@ def test_warm_caches_refreshes_every_chart(stack: Stack) -> None:
     assert len(held) == 3  # Total revenue, Revenue per day, Sales by region
     assert not [key for key in report.failed if int(key.rsplit("/", 1)[1]) in held]
     assert report.charts["admin"] >= 3
-    assert report.charts["manager_benelux"] >= 3
+    # the manager reads the region-filtered datasets only: Sales by region, not Revenue
+    assert report.charts["manager_benelux"] >= 1
 
 
 def test_a_publication_retires_every_cached_answer(stack: Stack) -> None:

@@ -1,12 +1,14 @@
-"""Superset access control as code: roles, demo users, row-level security.
+"""Superset access control as code: roles, demo users, row-level security, and which
+roles see which dashboards.
 
 The definitions live in superset_config/roles.yml. apply_access.py applies them inside
 the Superset virtualenv (one Flask app start, ~10 s); setup_superset() runs it only when
 a fingerprint of its inputs changed: the file, the Superset version, the demo password,
 and what the metadata database holds (datasets and their columns, the managed roles'
-permission counts, the demo users' password hashes), read here with psycopg in
-milliseconds. A new dataset with a `region_name` column therefore gets its row-level filter
-at the next setup.
+permission counts, the demo users' password hashes, the dashboards with their roles,
+charts' datasets and native filters), read here with psycopg in milliseconds. A new
+dataset with a `region_name` column therefore gets its row-level filter (and, for a role
+with `row_level_datasets`, its access) at the next setup, and a new dashboard its roles.
 """
 
 from __future__ import annotations
@@ -33,6 +35,8 @@ _ROLE_KEYS = {
     "schemas",
     "datasets",
     "exclude_datasets",
+    "row_level_datasets",
+    "dashboards",
 }
 
 
@@ -60,6 +64,13 @@ def load_definition(settings: Settings) -> dict[str, Any]:
         unknown = set(body) - _ROLE_KEYS
         if unknown:
             raise AccessDefinitionError(f"{path}: role {name!r}: unknown keys {sorted(unknown)}")
+        dashboards = body.get("dashboards", [])
+        if dashboards != "*" and not (
+            isinstance(dashboards, list) and all(isinstance(d, str) for d in dashboards)
+        ):
+            raise AccessDefinitionError(
+                f'{path}: role {name!r}: dashboards must be a list of slugs or "*"'
+            )
     defined = set(roles) | {"Admin", "Alpha", "Gamma", "sql_lab", "Public"}
     users = spec.get("demo_users", [])
     rls = spec.get("row_level_security", [])
@@ -90,6 +101,21 @@ def demo_logins(settings: Settings) -> list[DemoLogin]:
         DemoLogin(user["username"], password, tuple(user["roles"]))
         for user in load_definition(settings)["demo_users"]
     ]
+
+
+def refusal(output: str) -> str:
+    """apply_access.py's refusal in its output (what follows its last "access: " line up
+    to the runner's next line), or "" when it did not refuse."""
+    lines = output.splitlines()
+    starts = [i for i, line in enumerate(lines) if line.startswith("access: ")]
+    if not starts:
+        return ""
+    found = [lines[starts[-1]].removeprefix("access: ")]
+    for line in lines[starts[-1] + 1 :]:
+        if " --- " in line:  # the runner's "<time> --- <step>: exit ..." line
+            break
+        found.append(line)
+    return "\n".join(found).strip()
 
 
 def _payload(settings: Settings) -> dict[str, Any]:
@@ -151,7 +177,16 @@ def _live_inputs(settings: Settings, payload: dict[str, Any]) -> list[Any]:
             " from row_level_security_filters f where f.name like %s order by 1",
             (RLS_PREFIX + "%",),
         ).fetchall()
-    return [[list(row) for row in rows] for rows in (datasets, roles, users, rls)]
+        # what dashboard_grant_problems reads and what applying sets: their roles
+        dashboards = conn.execute(
+            "select d.id, d.slug, md5(coalesce(d.json_metadata, '')),"
+            " array(select r.name from dashboard_roles dr join ab_role r on r.id = dr.role_id"
+            "       where dr.dashboard_id = d.id order by 1),"
+            " array(select s.datasource_id from dashboard_slices ds"
+            "       join slices s on s.id = ds.slice_id where ds.dashboard_id = d.id order by 1)"
+            " from dashboards d order by d.id"
+        ).fetchall()
+    return [[list(row) for row in rows] for rows in (datasets, roles, users, rls, dashboards)]
 
 
 def fingerprint(settings: Settings, superset_version: str) -> str:

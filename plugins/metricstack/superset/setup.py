@@ -293,18 +293,30 @@ def setup_superset(settings: Settings) -> None:
 
 
 def apply_access(settings: Settings, *, _runner: _Runner | None = None) -> str:
-    """Apply superset_config/roles.yml: roles, demo users, row-level security filters.
+    """Apply superset_config/roles.yml: roles, demo users, row-level security filters,
+    the dashboards' roles.
 
     Idempotent (each managed role and filter is rewritten to what the file says).
     Returns the access fingerprint after applying, for the stamp file.
     """
     runner = _runner or _Runner(settings)
     script = Path(__file__).with_name("apply_access.py")
-    runner.run(
-        "roles, users, row-level security",
-        *(str(venv_dir(settings) / "bin" / "python"), "-I", str(script)),
-        stdin=access.payload_json(settings),  # holds the demo password: never in argv
-    )
+    logged = runner.log_file.stat().st_size if runner.log_file.exists() else 0
+    try:
+        runner.run(
+            "roles, users, row-level security, dashboards",
+            *(str(venv_dir(settings) / "bin" / "python"), "-I", str(script)),
+            stdin=access.payload_json(settings),  # holds the demo password: never in argv
+        )
+    except SupersetSetupError as error:
+        # a refusal of roles.yml (a dashboard given to a role that may not see it) is
+        # the user's to fix: say what it is rather than only where the log is
+        with runner.log_file.open() as log:
+            log.seek(logged)
+            refused = access.refusal(log.read())
+        if refused:
+            raise SupersetSetupError(f"{error}:\n{refused}") from error
+        raise
     return access.fingerprint(settings, installed_version(settings))
 
 
