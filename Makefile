@@ -4,7 +4,7 @@ VENV := .venvs/platform/bin
 
 .PHONY: demo test lint status stop reset install browser lock bench-load bench-dbt bench-dashboards
 
-demo: install        ## set up, start Airflow and Superset, run the pipeline once
+demo: install browser  ## set up, start Airflow and Superset (and its screenshot worker), run the pipeline once
 	$(VENV)/metricstack demo
 
 test: install browser lint  ## `make lint`, then the whole test suite
@@ -25,7 +25,7 @@ bench-dashboards: install browser  ## p50/p95 load time of each dashboard in Chr
 install:             ## the virtual environments, from requirements/*.lock.txt
 	@$(PYTHON) requirements/bootstrap.py
 
-browser:             ## Chromium from the system's packages, for the browser tests
+browser:             ## Chromium and ChromeDriver from the system's packages: browser tests, Superset's screenshots
 	@$(PYTHON) requirements/bootstrap.py --browser
 
 status:              ## what runs, where

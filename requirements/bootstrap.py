@@ -82,20 +82,25 @@ def sync(uv: Path, env: str, python: str) -> None:
 
 
 def ensure_browser() -> int:
-    """Debian's Chromium for the browser tests (Playwright drives it; it downloads none)."""
-    if shutil.which("chromium"):
+    """Debian's Chromium and ChromeDriver: the browser tests drive Chromium with Playwright
+    (which downloads none), Superset's worker takes its screenshots through ChromeDriver."""
+    if shutil.which("chromium") and shutil.which("chromedriver"):
         return 0
     if os.geteuid() != 0 or not shutil.which("apt-get"):
         print(
-            "the browser tests need Chromium: install your system's chromium package "
-            "(Debian/Ubuntu: sudo apt-get install chromium); they are skipped without it",
+            "the browser tests and Superset's server-side screenshots need Chromium and "
+            "ChromeDriver: install your system's packages (Debian: sudo apt-get install "
+            "chromium chromium-driver); without them the browser tests are skipped and "
+            "dashboards are downloaded as images drawn in the browser",
             file=sys.stderr,
         )
         return 0
-    say("installing Chromium from the system's packages, for the browser tests")
+    say("installing Chromium and ChromeDriver from the system's packages")
     env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
     subprocess.run(["apt-get", "update", "-qq"], check=True, env=env)
-    subprocess.run(["apt-get", "install", "-y", "-qq", "chromium"], check=True, env=env)
+    subprocess.run(
+        ["apt-get", "install", "-y", "-qq", "chromium", "chromium-driver"], check=True, env=env
+    )
     return 0
 
 
@@ -121,7 +126,9 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--lock", action="store_true", help="re-resolve the lock files")
     parser.add_argument(
-        "--browser", action="store_true", help="also install Chromium for the browser tests"
+        "--browser",
+        action="store_true",
+        help="also install Chromium and ChromeDriver (browser tests, screenshots)",
     )
     args = parser.parse_args()
     if sys.version_info[:2] != (3, 11):

@@ -8,10 +8,10 @@ when that server does not answer, unless ``METRICSTACK_REQUIRE_EXTERNAL_PG=1``.
 The ``stack`` fixture is session-scoped so that each demo runs once for every module
 of this folder: pytest groups the tests of a session-scoped param together (all
 ``[embedded]`` tests, then all ``[external]`` ones) and keeps the modules in file
-order within a group. That order matters: test_dashboards_in_browser.py must run
-before test_demo_stack.py, whose last tests make a failing pipeline run (a bad batch
-stopped at the gate) and then stop the stack. Rename either module only with that in
-mind.
+order within a group. That order matters: every other module must run before
+test_demo_stack.py, whose last tests make a failing pipeline run (a bad batch stopped
+at the gate) and then stop the stack; pytest_collection_modifyitems below moves its
+tests to the end of their group, whatever the modules' names.
 
 Test modules cannot import from this file by name (``from conftest import …`` finds
 whichever of the suite's conftest files Python imported first); they import ``Stack``
@@ -61,6 +61,25 @@ class Stack:
         with psycopg.connect(self.settings.role_url("reporting")) as conn:
             rows = conn.execute("select order_date, revenue from marts.fct_daily_revenue")
             return dict(rows.fetchall())
+
+
+LAST_MODULE = "test_demo_stack.py"
+
+
+@pytest.hookimpl(trylast=True)  # after pytest has grouped the items by the stack's param
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Within each demo's tests, test_demo_stack.py's come last; nothing else moves."""
+
+    def demo(item: pytest.Item) -> object:
+        callspec = getattr(item, "callspec", None)
+        return None if callspec is None else callspec.params.get("stack")
+
+    places = [i for i, item in enumerate(items) if demo(item) is not None]
+    chosen = [items[i] for i in places]
+    groups = list(dict.fromkeys(demo(item) for item in chosen))
+    chosen.sort(key=lambda item: (groups.index(demo(item)), item.path.name == LAST_MODULE))
+    for place, item in zip(places, chosen, strict=True):
+        items[place] = item
 
 
 def _external_url() -> str | None:

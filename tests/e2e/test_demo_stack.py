@@ -1,8 +1,8 @@
 """The demo, end to end: `metricstack demo` on a fresh state folder, then what it shows.
 
 The stack (embedded and external PostgreSQL) is conftest.py's session-scoped ``stack``
-fixture. This module runs after test_dashboards_in_browser.py: its last tests make a
-failing pipeline run and stop the stack.
+fixture. This module runs after the others of its folder (conftest.py sees to it): its
+last tests make a failing pipeline run and stop the stack.
 
 The expected numbers come from the sample company's generator (its data and its
 truth), not from the pipeline's code.
@@ -236,7 +236,14 @@ def test_a_failing_gate_stops_the_pipeline_and_dashboards_keep_the_last_good_num
 def test_stop_ends_every_process(stack: Stack) -> None:
     stopped = stack.cli("stop", timeout=300)
     assert stopped.returncode == 0
-    for name in ("superset", "airflow-api-server", "airflow-scheduler", "crm-api", "s3"):
+    for name in (
+        "superset",
+        "superset-worker",
+        "airflow-api-server",
+        "airflow-scheduler",
+        "crm-api",
+        "s3",
+    ):
         assert processes.running_pid(stack.settings, name) is None
     assert not processes.port_open(stack.settings.host, stack.settings.airflow_port)
     assert not processes.port_open(stack.settings.host, stack.settings.superset_port)

@@ -10,12 +10,16 @@ import httpx
 
 from metricstack.config import Settings
 from metricstack.services import airflow, dbt, postgres, processes, sample_sources
-from metricstack.superset.setup import gunicorn_command, setup_superset, superset_env
+from metricstack.superset.setup import gunicorn_command, setup_superset, superset_env, venv_dir
 from metricstack.warehouse.bootstrap import ensure_database, ensure_warehouse
 
 Say = Callable[[str], None]
 
 SUPERSET = "superset"
+# Superset's Celery worker: server-side screenshots (a dashboard's Download as Image and
+# Export to PDF, chart PNGs) in headless Chromium; superset_config.py configures it.
+SUPERSET_WORKER = "superset-worker"
+WORKER_BASEURL = "METRICSTACK_SUPERSET_WEBDRIVER_BASEURL"
 
 
 def check_ports(settings: Settings) -> None:
@@ -57,14 +61,55 @@ def setup(settings: Settings, say: Say) -> None:
     setup_superset(settings)
 
 
+def superset_server_env(settings: Settings) -> dict[str, str]:
+    """superset_env() plus the address the worker's Chromium opens: this stack's
+    Superset, unless METRICSTACK_SUPERSET_WEBDRIVER_BASEURL says otherwise (a proxy)."""
+    env = superset_env(settings)
+    env.setdefault(WORKER_BASEURL, f"{settings.superset_url}/")
+    return env
+
+
 def superset_service(settings: Settings) -> processes.Service:
     return processes.Service(
         name=SUPERSET,
         command=gunicorn_command(settings),
-        env=superset_env(settings),
+        env=superset_server_env(settings),
         port=settings.superset_port,
         cwd=settings.superset_home,
     )
+
+
+def superset_worker_service(settings: Settings) -> processes.Service:
+    """Superset's Celery worker, as Superset documents it (`celery --app=superset.tasks.
+    celery_app:app worker`). Two processes: a dashboard and a chart at once on two cores;
+    no gossip or mingle, so workers of other installations on one Redis never talk."""
+    return processes.Service(
+        name=SUPERSET_WORKER,
+        command=[
+            str(venv_dir(settings) / "bin" / "celery"),
+            "--app=superset.tasks.celery_app:app",
+            "worker",
+            "--loglevel=INFO",
+            "--pool=prefork",
+            "--concurrency=2",
+            "--without-gossip",
+            "--without-mingle",
+            f"--hostname=superset-{settings.superset_port}@%h",
+        ],
+        env=superset_server_env(settings),
+        cwd=settings.superset_home,
+    )
+
+
+def worker_ready(settings: Settings, since: int = 0) -> bool:
+    """Celery logs '<name> ready.' once it consumes; ``since``: the log's size before."""
+    path = processes.log_file(settings, SUPERSET_WORKER)
+    try:
+        with path.open("rb") as log:
+            log.seek(since)
+            return b" ready." in log.read()
+    except FileNotFoundError:
+        return False
 
 
 def superset_healthy(settings: Settings) -> bool:
@@ -75,13 +120,17 @@ def superset_healthy(settings: Settings) -> bool:
 
 
 def start(settings: Settings, say: Say) -> None:
-    """Start the sample sources, Airflow's four processes and Superset; wait until they
-    answer. The S3 drops are published while Airflow and Superset boot."""
+    """Start the sample sources, Airflow's four processes, Superset and its worker; wait
+    until they answer. The S3 drops are published while Airflow and Superset boot."""
     settings.superset_home.mkdir(parents=True, exist_ok=True)
     sample_sources.start(settings)
     for service in airflow.services(settings):
         processes.start(settings, service, "METRICSTACK_AIRFLOW_PORT")
     processes.start(settings, superset_service(settings), "METRICSTACK_SUPERSET_PORT")
+    worker_log = processes.log_file(settings, SUPERSET_WORKER)
+    worker_log_size = worker_log.stat().st_size if worker_log.exists() else 0
+    worker_started = not processes.running_pid(settings, SUPERSET_WORKER)
+    processes.start(settings, superset_worker_service(settings))
     say(f"sample sources: CRM API on {settings.crm_url}, S3 (moto) on {settings.s3_url}")
     sample_sources.wait(settings)
     sample_sources.publish_drops(settings, say)
@@ -96,6 +145,14 @@ def start(settings: Settings, say: Say) -> None:
     processes.wait_until(
         lambda: superset_healthy(settings), "a healthy Superset", 240, settings, SUPERSET
     )
+    if worker_started:
+        processes.wait_until(
+            lambda: worker_ready(settings, worker_log_size),
+            "a ready Superset worker",
+            240,
+            settings,
+            SUPERSET_WORKER,
+        )
 
 
 def _airflow_names() -> list[str]:
@@ -105,7 +162,7 @@ def _airflow_names() -> list[str]:
 
 
 def stop(settings: Settings, say: Say) -> None:
-    for name in (SUPERSET, *reversed(_airflow_names())):
+    for name in (SUPERSET_WORKER, SUPERSET, *reversed(_airflow_names())):
         if processes.stop(settings, name):
             say(f"stopped {name}")
     sample_sources.stop(settings, say)
@@ -141,6 +198,13 @@ def status(settings: Settings) -> list[ServiceStatus]:
         rows.append(ServiceStatus(name, processes.running_pid(settings, name), where))
     rows.append(
         ServiceStatus(SUPERSET, processes.running_pid(settings, SUPERSET), settings.superset_url)
+    )
+    rows.append(
+        ServiceStatus(
+            SUPERSET_WORKER,
+            processes.running_pid(settings, SUPERSET_WORKER),
+            "screenshots (Celery)",
+        )
     )
     for name, where in (
         (sample_sources.CRM, settings.crm_url),
