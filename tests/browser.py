@@ -26,6 +26,7 @@ import pytest
 from metricstack.bench.dashboards import (
     CHROMIUM_ARGS,
     chart_count,
+    is_cached_flags,
     login,
     open_dashboard,
     wait_for_charts,
@@ -38,6 +39,7 @@ __all__ = [
     "chart_count",
     "chart_states",
     "chromium",
+    "is_cached_flags",
     "login",
     "open_dashboard",
     "superset_session",

@@ -28,14 +28,22 @@ from urllib.parse import parse_qs, urlparse
 
 import psycopg
 import pytest
-from browser import ARTIFACTS, chart_count, chart_states, chromium, login, open_dashboard
+from browser import (
+    ARTIFACTS,
+    chart_count,
+    chart_states,
+    chromium,
+    is_cached_flags,
+    login,
+    open_dashboard,
+)
 
 from metricstack.sample_company.generator import generate
 from metricstack.superset.access import demo_password
 
 if TYPE_CHECKING:
     from conftest import Stack  # tests/e2e/conftest.py (not importable by name at run time)
-    from playwright.sync_api import Browser, Page
+    from playwright.sync_api import Browser, Page, Response
 
 pytestmark = [
     pytest.mark.e2e,
@@ -67,17 +75,20 @@ ALL = {
     "revenue",
 }
 MARTS = ALL - {"data-quality"}  # the audit dashboard reads the audit schema
-# What superset_config/roles.yml gives each demo role (dashboards carry no roles of their
-# own, so a role sees a published dashboard when it may read its datasets):
+# What superset_config/roles.yml gives each demo role: its `dashboards` are the
+# dashboards' roles (DASHBOARD_RBAC), and a dashboard with roles opens to those only.
 MAY_SEE = {
     "admin": ALL,  # Superset's Admin
-    "engineer": ALL,  # Alpha: every data source
-    "analyst": ALL,  # the warehouse database: what the reporting role reads (marts, audit)
+    "engineer": ALL,  # "*"
+    "analyst": MARTS,  # schema marts (SQL Lab on marts only)
     "executive": MARTS,  # schema marts
-    "manager_benelux": MARTS,  # schema marts, rows of Benelux
+    # every chart of Sales reads a region-filtered mart; the other dashboards show
+    # company-wide marts
+    "manager_benelux": {"sales"},
     "auditor": {"data-quality"},  # the audit datasets (no marts)
 }
 REGION = "Benelux"  # manager_benelux's
+REGIONAL = {"manager_benelux"}  # users whose roles carry the region filter
 
 
 @pytest.fixture(scope="module")
@@ -148,6 +159,42 @@ def _open(page: Page, stack: Stack, slug: str, layouts: dict[str, dict[str, Any]
 # every role: its dashboards render, the others stay closed
 
 
+@pytest.mark.xfail(
+    strict=True,
+    raises=AssertionError,
+    reason="the pipeline warms each chart's saved query_context, but a dashboard's own "
+    "requests are built by Superset's frontend (post_processing, time_grain_sqla, "
+    "isColumnReference) and have other cache keys, so the first viewer after a "
+    "publication runs every query; warming must go through the frontend's queries",
+)
+def test_the_first_viewer_after_a_publication_gets_cached_charts(
+    stack: Stack, page_of: Callable[[str], Page], layouts: dict[str, dict[str, Any]]
+) -> None:
+    """The admin is the first to open the dashboards after the demo's pipeline run (this
+    test runs first in the first module), which warmed the chart caches after it
+    published (refresh_dashboards): every chart data answer should come from the cache."""
+    page = page_of(stack.settings.admin_user)
+    answers: dict[str, list[bool]] = {}  # dashboard -> is_cached of its chart answers
+    now: list[str] = []
+
+    def count(response: Response) -> None:
+        if now:
+            answers.setdefault(now[0], []).extend(is_cached_flags(response))
+
+    page.on("response", count)
+    try:
+        for slug in sorted(ALL):
+            now[:] = [slug]
+            _open(page, stack, slug, layouts)
+    finally:
+        now.clear()
+        page.remove_listener("response", count)
+        page.goto("about:blank")
+    assert set(answers) == ALL, answers  # every dashboard asked for chart data
+    uncached = {slug: flags.count(False) for slug, flags in answers.items() if not all(flags)}
+    assert not uncached, f"chart answers not from the cache, per dashboard: {uncached}"
+
+
 @pytest.mark.parametrize("username", list(MAY_SEE))
 def test_each_role_opens_its_dashboards_and_every_chart_renders(
     stack: Stack,
@@ -176,9 +223,14 @@ def test_each_role_opens_its_dashboards_and_every_chart_renders(
         response = page.goto(f"{stack.settings.superset_url}/superset/dashboard/{slug}/")
         assert response is not None and response.status == 404, slug
         assert page.get_by_text("Page not found").is_visible(), slug
-        # ...and refuses its charts' data
+        # ...and refuses its charts' data; a regional manager may read a chart on a
+        # region-filtered mart (Executive overview's revenue by region), their rows only
         for chart_id in layouts[slug]["chart_ids"]:
             data = page.request.get(f"{stack.settings.superset_url}/api/v1/chart/{chart_id}/data/")
+            if data.status == 200 and username in REGIONAL:
+                rows = [row for result in data.json()["result"] for row in result["data"]]
+                assert {row.get("region_name") for row in rows} == {REGION}, (slug, chart_id)
+                continue
             assert data.status in (403, 404), (slug, chart_id, data.status)
 
 
@@ -251,13 +303,32 @@ def _chart_answers(responses: list[Any]) -> dict[int, list[dict[str, Any]]]:
     return rows
 
 
+# Benelux's revenue from the staging views (not from a mart): orders not cancelled,
+# subtotal - discount, by the region of the customer's country ('Unknown' without one)
+STAGING_REGION_REVENUE = """
+    select coalesce(regions.region_name, 'Unknown'), sum(orders.subtotal - orders.discount)
+    from staging.stg_shop__orders as orders
+    left join staging.stg_shop__customers as customers
+        on orders.customer_id = customers.customer_id
+    left join staging.stg_shop__countries as countries
+        on customers.country_code = countries.country_code
+    left join staging.stg_shop__regions as regions on countries.region_id = regions.region_id
+    where not orders.is_cancelled
+    group by 1
+"""
+
+
 def test_a_regional_manager_sees_only_their_region(
     stack: Stack, page_of: Callable[[str], Page], layouts: dict[str, dict[str, Any]]
 ) -> None:
-    """On the Sales dashboard, as manager_benelux: every chart that breaks down by
-    region got Benelux's rows only, the revenue by region chart Benelux's revenue;
-    its "View as table" shows Benelux alone; the Region filter offers Benelux only;
-    the chart's CSV export holds Benelux only."""
+    """On the Sales dashboard, as manager_benelux: every chart reads a dataset with
+    region_name, its query carries the Benelux filter and every answer with a region
+    is Benelux's; the revenue big number is Benelux's revenue as the staging views
+    add it up; the revenue by region chart Benelux's revenue; its "View as table"
+    shows Benelux alone; the Region filter offers Benelux only; the chart's CSV export
+    holds Benelux only."""
+    from metricstack.superset.client import SupersetClient
+
     with psycopg.connect(stack.settings.role_url("reporting")) as conn:
         revenue = dict(
             conn.execute(
@@ -265,6 +336,21 @@ def test_a_regional_manager_sees_only_their_region(
             ).fetchall()
         )
     assert REGION in revenue and len(revenue) > 1  # there are other regions to hide
+    with psycopg.connect(stack.settings.role_url("transformer")) as conn:
+        staged = dict(conn.execute(STAGING_REGION_REVENUE).fetchall())
+    assert staged[REGION] < sum(staged.values())
+
+    settings = stack.settings
+    with SupersetClient(
+        settings.superset_url, settings.admin_user, settings.admin_password
+    ) as admin:
+        charts = {c["id"]: c for c in admin.dashboard_charts("sales")}
+        datasets = {}
+        for chart in charts.values():
+            dataset_id = int(chart["form_data"]["datasource"].split("__")[0])
+            if dataset_id not in datasets:
+                datasets[dataset_id] = admin.dataset(dataset_id)
+    assert set(charts) == set(layouts["sales"]["chart_ids"])
 
     page = page_of("manager_benelux")
     responses: list[Any] = []
@@ -279,6 +365,17 @@ def test_a_regional_manager_sees_only_their_region(
     finally:
         page.remove_listener("response", keep)
     answers = _chart_answers(responses)
+    # every chart: a dataset with region_name, a query with the manager's filter
+    for chart_id, chart in charts.items():
+        name, dataset_id = chart["slice_name"], int(chart["form_data"]["datasource"].split("__")[0])
+        dataset = datasets[dataset_id]
+        columns = {c["column_name"] for c in dataset["columns"]}
+        assert "region_name" in columns, (name, dataset["table_name"])
+        query = _api(page, stack, f"/api/v1/chart/{chart_id}/data/?type=query")["result"]
+        sql = " ".join(q["query"] for q in query)
+        assert f"region_name = '{REGION}'" in sql, (name, sql)
+        if charts[chart_id]["form_data"].get("viz_type") not in ("world_map", "country_map"):
+            assert chart_id in answers, f"the page got no data for {name}"
     by_region = {
         chart_id: rows
         for chart_id, rows in answers.items()
@@ -287,6 +384,10 @@ def test_a_regional_manager_sees_only_their_region(
     assert by_region, f"no chart of the Sales dashboard broke down by region: {answers}"
     for chart_id, rows in by_region.items():
         assert {row["region_name"] for row in rows} == {REGION}, chart_id
+    # the revenue big number: Benelux's revenue as the staging views count it
+    big_number = next(i for i, c in charts.items() if c["slice_name"] == "Sales: revenue")
+    shown = Decimal(str(answers[big_number][0]["Revenue"]))
+    assert abs(shown - staged[REGION]) < Decimal("0.01"), (shown, staged[REGION])
 
     region_chart = _chart(page, "Revenue by region")
     region_rows = answers[int(region_chart.get_attribute("data-test-chart-id"))]
@@ -326,15 +427,11 @@ def test_a_regional_manager_sees_only_their_region(
     assert rows and {row["region_name"] for row in rows} == {REGION}, rows
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="row-level security applies to datasets with a region_name column; "
-    "marts.fct_sales_rep_performance_monthly (the Sales reps table) has none, so a "
-    "regional manager sees every region's reps (add the team's region to the mart)",
-)
 def test_a_regional_manager_sees_only_their_regions_sales_reps(
     stack: Stack, page_of: Callable[[str], Page], layouts: dict[str, dict[str, Any]]
 ) -> None:
+    """The Sales reps table (fct_sales_rep_performance_monthly, which carries the region
+    of the rep's team) shows the reps of Benelux's team only."""
     page = page_of("manager_benelux")
     _open(page, stack, "sales", layouts)
     shown = _chart(page, "Sales reps").inner_text()
@@ -418,14 +515,14 @@ def test_the_browser_exports_a_dashboard_as_image_and_pdf_and_a_chart_as_csv(
     stack: Stack, page_of: Callable[[str], Page], layouts: dict[str, dict[str, Any]]
 ) -> None:
     """As the analyst (a role allowed to export) on the Finance dashboard: Download as
-    Image (Superset 6.1 draws a JPEG in the browser), Export to PDF, and the period over
-    period table's Export to .CSV. The executive, who may not export data, is refused
-    the same CSV."""
+    Image and Export to PDF (made on the server by Superset's worker: a PNG, and a PDF of
+    it; test_screenshots.py), and the period over period table's Export to .CSV. The
+    executive, who may not export data, is refused the same CSV."""
     page = page_of("analyst")
     _open(page, stack, "finance", layouts)
     header_menu = page.locator('[data-test="actions-trigger"]').first
     image = _download(page, header_menu, "Download as Image")
-    assert image[:3] == b"\xff\xd8\xff" and len(image) > 10_000  # a JPEG
+    assert image[:8] == b"\x89PNG\r\n\x1a\n" and len(image) > 10_000  # the worker's PNG
     pdf = _download(page, header_menu, "Export to PDF")
     assert pdf[:5] == b"%PDF-" and len(pdf) > 10_000
 

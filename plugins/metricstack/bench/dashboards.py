@@ -168,7 +168,7 @@ def chart_count(dashboard: dict[str, Any]) -> int:
     )
 
 
-def _is_cached_flags(response: Response) -> list[bool]:
+def is_cached_flags(response: Response) -> list[bool]:
     from playwright.sync_api import Error as PlaywrightError
 
     # a chart's own query names it in the URL (?form_data={"slice_id": …}); the native
@@ -199,7 +199,7 @@ def measure(
 
     def on_response(response: Response) -> None:
         if now["timings"] is not None:
-            now["timings"].cached_answers[now["mode"]].extend(_is_cached_flags(response))
+            now["timings"].cached_answers[now["mode"]].extend(is_cached_flags(response))
 
     with sync_playwright() as playwright:
         browser = playwright.chromium.launch(executable_path=chromium_path(), args=CHROMIUM_ARGS)
