@@ -5,7 +5,10 @@ schedule, which needs a broker, a worker and a beat process that metricstack doe
 run, and a schedule fires without knowing when the marts changed. The pipeline does
 know: after `publish` swaps the marts, warm_caches() asks for every chart's data with
 ``force=true`` through the REST API (the same query the dashboard runs, from the chart's
-saved query_context), which runs the query and overwrites the cached result.
+saved query_context), which runs the query and overwrites the cached result. The
+dashboard's first viewer reads that result only if the saved query_context is the query
+the frontend builds for the chart on its dashboard (same query, same cache key): true of
+charts saved in Explore and exported, checked by the browser tests.
 
 Warming alone cannot replace what a dashboard cached: a dashboard's request carries its
 own context (dashboard id, native filters), so its cache key differs from the saved
