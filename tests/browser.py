@@ -39,6 +39,7 @@ __all__ = [
     "chart_count",
     "chart_states",
     "chromium",
+    "embedded_demo_only",
     "is_cached_flags",
     "login",
     "open_dashboard",
@@ -118,3 +119,23 @@ class ChartState:
 
 def chart_states(page: Page) -> list[ChartState]:
     return [ChartState(**state) for state in page.evaluate(_CHART_STATES)]
+
+
+def embedded_demo_only(what: str) -> pytest.MarkDecorator:
+    """The e2e ``stack`` fixture's params with the external demo skipped before it
+    starts: what ``what`` names does not depend on where the warehouse lives
+    (test_demo_stack.py runs the external one), and CI's budget is 90 minutes."""
+    return pytest.mark.parametrize(
+        "stack",
+        [
+            "embedded",
+            pytest.param(
+                "external",
+                marks=pytest.mark.skip(
+                    reason=f"{what} does not depend on where the warehouse lives "
+                    "(test_demo_stack.py runs the external one); CI's budget is 90 min"
+                ),
+            ),
+        ],
+        indirect=True,
+    )

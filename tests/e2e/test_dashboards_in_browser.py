@@ -33,6 +33,7 @@ from browser import (
     chart_count,
     chart_states,
     chromium,
+    embedded_demo_only,
     is_cached_flags,
     login,
     open_dashboard,
@@ -45,24 +46,7 @@ if TYPE_CHECKING:
     from conftest import Stack  # tests/e2e/conftest.py (not importable by name at run time)
     from playwright.sync_api import Browser, Page, Response
 
-pytestmark = [
-    pytest.mark.e2e,
-    # the stack fixture's own params, the external one skipped before its demo starts
-    pytest.mark.parametrize(
-        "stack",
-        [
-            "embedded",
-            pytest.param(
-                "external",
-                marks=pytest.mark.skip(
-                    reason="the browser does not depend on where the warehouse lives "
-                    "(test_demo_stack.py runs the external one); CI's budget is 90 min"
-                ),
-            ),
-        ],
-        indirect=True,
-    ),
-]
+pytestmark = [pytest.mark.e2e, embedded_demo_only("the browser")]
 
 ALL = {
     "executive-overview",

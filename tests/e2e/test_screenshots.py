@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING, Any
 
 import httpx
 import pytest
-from browser import ARTIFACTS
+from browser import ARTIFACTS, embedded_demo_only
 
 from metricstack.services import processes
 from metricstack.services.stack import SUPERSET_WORKER
@@ -32,23 +32,7 @@ from metricstack.superset.setup import venv_dir
 if TYPE_CHECKING:
     from conftest import Stack  # tests/e2e/conftest.py (not importable by name at run time)
 
-pytestmark = [
-    pytest.mark.e2e,
-    pytest.mark.parametrize(
-        "stack",
-        [
-            "embedded",
-            pytest.param(
-                "external",
-                marks=pytest.mark.skip(
-                    reason="screenshots do not depend on where the warehouse lives "
-                    "(test_demo_stack.py runs the external one); CI's budget is 90 min"
-                ),
-            ),
-        ],
-        indirect=True,
-    ),
-]
+pytestmark = [pytest.mark.e2e, embedded_demo_only("a screenshot")]
 
 DASHBOARD = "executive-overview"
 CHART = "Executive: revenue by region"  # a pie: many colours
