@@ -356,6 +356,7 @@ INCREMENTAL = {
     "fct_sales_geography_daily": "order_date, country_code, sales_channel",
     "fct_sales_rep_performance_monthly": "order_month, sales_rep_id",
     "fct_sales_team_performance_monthly": "order_month, team_id",
+    "int_product_sales_daily": "order_date, product_id, region_name",
     "fct_product_performance_monthly": "order_month, product_id, region_name",
     "fct_funnel_conversion_weekly": "week_start, stage_number, region_name",
     "fct_daily_revenue": "order_date",
@@ -474,11 +475,12 @@ def test_an_incremental_day_equals_a_full_refresh(built: Built) -> None:
     )
     before = built.frame(revenue_of_day).iloc[0, 0]
 
-    # the sales marts, the customer summary dim_customers reads, and the customer marts
-    # that are incremental by month
+    # the sales marts and the intermediates they read, the customer summary
+    # dim_customers reads, and the customer marts that are incremental by month
     select = (
         "--select",
         "path:models/marts/sales",
+        "path:models/intermediate/sales",
         "path:models/intermediate/customers",
         "fct_customer_churn_monthly",
         "fct_cohort_retention",
