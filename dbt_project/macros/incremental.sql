@@ -42,7 +42,13 @@
     orders with an index on customer_id: fct_orders itself), also the orders of
     customers it wrote (a customer who arrived after their order, or changed).
     Union branches rather than `or`, so that each filter is estimated from its
-    column's statistics. The model that calls it declares the refs with
+    column's statistics.
+    Models filter a big table by such a list of keys as `key = any(array(
+    select ...))`, not `key in (select ...)`: PostgreSQL has no statistics for
+    a CTE or a union, so it guesses the semi-join keeps a quarter of the table
+    and scans all of it (fct_order_lines: 22 s at 10M orders, seq scans of 42M
+    raw rows), where the array, computed first, is looked up in the key's
+    index (0.45 s). The model that calls it declares the refs with
     `-- depends_on:` (they are only read in incremental runs). -#}
 {% macro orders_changed_since(since, orders_by_customer=none) -%}
     select orders_changed.order_id
@@ -62,11 +68,11 @@
         select orders_of_customers.order_id
         from {{ orders_by_customer }} as orders_of_customers
         where
-            orders_of_customers.customer_id in (
+            orders_of_customers.customer_id = any(array(
                 select customers_changed.customer_id
                 from {{ ref('stg_shop__customers') }} as customers_changed
                 where customers_changed.loaded_at >= {{ since }}
-            )
+            ))
 
     {% endif %}
 {%- endmacro %}

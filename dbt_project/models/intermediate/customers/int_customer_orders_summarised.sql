@@ -39,9 +39,9 @@ orders as (
     {% if is_incremental() %}
 
         where
-            customer_id in (
+            customer_id = any(array(
                 select changed_customers.customer_id from changed_customers
-            )
+            ))
 
     {% endif %}
 

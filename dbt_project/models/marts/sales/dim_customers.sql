@@ -43,9 +43,9 @@ customers as (
     {% if is_incremental() %}
 
         where
-            customer_id in (
+            customer_id = any(array(
                 select changed_customers.customer_id from changed_customers
-            )
+            ))
 
     {% endif %}
 
@@ -70,9 +70,9 @@ customer_orders as (
     {% if is_incremental() %}
 
         where
-            customer_id in (
+            customer_id = any(array(
                 select changed_customers.customer_id from changed_customers
-            )
+            ))
 
     {% endif %}
 

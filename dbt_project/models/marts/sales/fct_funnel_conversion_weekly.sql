@@ -46,6 +46,17 @@ web_sessions as (
 
     select * from {{ ref('stg_marketing__web_sessions') }}
 
+    {% if is_incremental() %}
+
+        -- the sessions of the events read, by their key's index (an array:
+        -- see macros/incremental.sql), not a join with all the sessions
+        where
+            session_id = any(array(
+                select distinct funnel_events.session_id from funnel_events
+            ))
+
+    {% endif %}
+
 ),
 
 geography as (

@@ -39,7 +39,10 @@ order_lines as (
 
     {% if is_incremental() %}
 
-        where order_id in (select changed_orders.order_id from changed_orders)
+        where
+            order_id = any(array(
+                select changed_orders.order_id from changed_orders
+            ))
 
     {% endif %}
 
@@ -51,7 +54,10 @@ orders as (
 
     {% if is_incremental() %}
 
-        where order_id in (select changed_orders.order_id from changed_orders)
+        where
+            order_id = any(array(
+                select changed_orders.order_id from changed_orders
+            ))
 
     {% endif %}
 
