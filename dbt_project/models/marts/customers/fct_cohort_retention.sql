@@ -38,7 +38,9 @@ customers as (
 
 ),
 
-orders as (
+-- not materialized: read through its indexes where each use filters it (a
+-- CTE used twice is otherwise copied whole first: 10M rows, 6 s)
+orders as not materialized (
 
     select * from {{ ref('fct_orders') }}
 
