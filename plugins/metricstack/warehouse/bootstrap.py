@@ -75,8 +75,9 @@ def ensure_warehouse(settings: Settings) -> None:
         for schema in SCHEMAS:
             conn.execute(sql.SQL("create schema if not exists {}").format(ident(schema)))
         # dbt's large aggregations spilled ~190 MB to disk at 1M orders with the
-        # default 4 MB (make bench-dbt); a few dbt threads at 64 MB each stay small
-        conn.execute(sql.SQL("alter role {} set work_mem = '64MB'").format(ident(transformer)))
+        # default 4 MB; at 10M, the customer marts hash millions of customers
+        # (make bench-dbt). Two dbt threads at a few such nodes each stay small.
+        conn.execute(sql.SQL("alter role {} set work_mem = '256MB'").format(ident(transformer)))
 
         def grant(statement: str, *names: str) -> None:
             conn.execute(sql.SQL(statement).format(*(ident(n) for n in names)))
