@@ -1,7 +1,15 @@
 {#- Incremental models re-read what the loader wrote since the newest load they
     already hold, less a late-arrival window (var late_arrival_days, 3 days by
     default): rows loaded while the last run was reading, and rows a source sent
-    late, are merged again on the model's key. -#}
+    late, are merged again on the model's key.
+    They filter a big table by the keys changed in that window (orders,
+    customers, sessions) as `key = any(array(select ...))`, not
+    `key in (select ...)`: PostgreSQL has no statistics for a CTE or a union,
+    so it guesses the semi-join keeps a quarter of the table and scans all of
+    it (fct_order_lines: 22 s at 10M orders, seq scans of 42M raw rows), where
+    the array, computed first, is looked up in the key's index (0.45 s).
+    fct_orders keeps the semi-join: the array's small row estimate led it to
+    nested loops over its order contents (63 s). -#}
 
 {#- The start of that window for `relation`: the newest `column` (the loader's
     write time) it holds, less the window. Read when the model is compiled, just
@@ -42,13 +50,7 @@
     orders with an index on customer_id: fct_orders itself), also the orders of
     customers it wrote (a customer who arrived after their order, or changed).
     Union branches rather than `or`, so that each filter is estimated from its
-    column's statistics.
-    Models filter a big table by such a list of keys as `key = any(array(
-    select ...))`, not `key in (select ...)`: PostgreSQL has no statistics for
-    a CTE or a union, so it guesses the semi-join keeps a quarter of the table
-    and scans all of it (fct_order_lines: 22 s at 10M orders, seq scans of 42M
-    raw rows), where the array, computed first, is looked up in the key's
-    index (0.45 s). The model that calls it declares the refs with
+    column's statistics. The model that calls it declares the refs with
     `-- depends_on:` (they are only read in incremental runs). -#}
 {% macro orders_changed_since(since, orders_by_customer=none) -%}
     select orders_changed.order_id
