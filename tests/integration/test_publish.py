@@ -102,6 +102,21 @@ def test_a_first_publication_copies_and_readers_see_marts_only(built: Settings) 
     assert indexes == (1,)  # its primary key came along
 
 
+def test_a_copy_is_published_analyzed_and_vacuumed(built: Settings) -> None:
+    # dashboards plan their first queries on the copy's statistics, and no
+    # autovacuum of it is left to slow the next build
+    publish_marts(built, "run-1")
+    with psycopg.connect(built.role_url("transformer")) as conn:
+        analyzed = conn.execute(
+            "select count(*) from pg_stats where schemaname = 'marts' and tablename = 'fct_events'"
+        ).fetchone()
+        visible = conn.execute(
+            "select relpages, relallvisible from pg_class where oid = 'marts.fct_events'::regclass"
+        ).fetchone()
+    assert analyzed == (2,)  # id and v
+    assert visible == (1, 1)  # its one page is all-visible: VACUUM has been
+
+
 def test_an_incremental_build_is_swapped_in_without_a_copy(built: Settings) -> None:
     publish_marts(built, "run-1")
     build_table = _oid(built, "marts_build.fct_events")

@@ -24,6 +24,13 @@ what the retired version would have grown into, and the next build would carry o
 a stale base. ``audit.publication_bases`` records which table publication left in
 ``marts_build``; when the build's table is another one, the published table is copied
 back as the next build's base.
+
+A copied table is written in the publishing transaction, so it has neither planner
+statistics nor hint bits and visibility-map bits. It is ANALYZEd before the commit, so
+the dashboards' first queries are planned on real figures, and VACUUMed after it. Left
+to autovacuum, the first publication's copies (115 million rows at 10 million orders)
+go without statistics for many minutes and are vacuumed while the next build runs,
+which slowed that build's day fourfold (make bench-dbt).
 """
 
 from __future__ import annotations
@@ -74,6 +81,7 @@ def publish_marts(settings: Settings, run_id: str | None = None) -> dict[str, in
     plan = publication_plan(settings.dbt_manifest)
     reporting = sql.Identifier(settings.role_name("reporting"))
     published: dict[str, int] = {}
+    copied: list[sql.Identifier] = []
     with psycopg.connect(settings.role_url("transformer")) as conn, conn.transaction():
         build = _tables(conn, MARTS_BUILD)
         live = _tables(conn, MARTS)
@@ -90,10 +98,10 @@ def publish_marts(settings: Settings, run_id: str | None = None) -> dict[str, in
                 if table in plan.catching_up and bases.get(table) != build[table]:
                     # built anew: the retired table predates this build's start
                     conn.execute(sql.SQL("drop table {}").format(built))
-                    _copy(conn, target, MARTS_BUILD, table)
+                    copied.append(_copy(conn, target, MARTS_BUILD, table))
             else:  # copied; the build keeps its table
                 conn.execute(sql.SQL("drop table if exists {}").format(target))
-                _copy(conn, built, MARTS, table)
+                copied.append(_copy(conn, built, MARTS, table))
             if table in plan.catching_up:
                 conn.execute(
                     "insert into audit.publication_bases (table_name, base_oid) "
@@ -109,6 +117,9 @@ def publish_marts(settings: Settings, run_id: str | None = None) -> dict[str, in
                 "values (%s, %s, %s)",
                 (f"{MARTS}.{table}", published[table], run_id),
             )
+    with psycopg.connect(settings.role_url("transformer"), autocommit=True) as conn:
+        for copy in copied:  # VACUUM cannot run in a transaction
+            conn.execute(sql.SQL("vacuum {}").format(copy))
     log.info("published %s", published)
     return published
 
@@ -165,8 +176,11 @@ def _move(conn: psycopg.Connection, schema: str, table: str, to: str) -> None:
     )
 
 
-def _copy(conn: psycopg.Connection, source: sql.Identifier, schema: str, table: str) -> None:
-    """A copy of ``source``, with its indexes, as ``schema.table`` (which must not exist)."""
+def _copy(
+    conn: psycopg.Connection, source: sql.Identifier, schema: str, table: str
+) -> sql.Identifier:
+    """A copy of ``source``, with its indexes and statistics, as ``schema.table`` (which
+    must not exist); returns the copy's name."""
     fresh = f"{table}__publishing"
     conn.execute(
         sql.SQL("create table {} (like {} including all)").format(
@@ -181,3 +195,6 @@ def _copy(conn: psycopg.Connection, source: sql.Identifier, schema: str, table: 
             sql.Identifier(schema, fresh), sql.Identifier(table)
         )
     )
+    copy = sql.Identifier(schema, table)
+    conn.execute(sql.SQL("analyze {}").format(copy))
+    return copy
