@@ -326,6 +326,15 @@ def test_operations_and_finance_marts(built: Built) -> None:
     assert {m: round(v * 100) for m, v in sales.items()} == {
         m: truth_months.get(m, 0) for m in sales
     }
+    # its order count is the sales rollup's, month by month (zero outside its span)
+    orders_by_month = dict(
+        built.rows("select period_start, order_count from marts_build.fct_sales_revenue_monthly")
+    )
+    counted = dict(
+        built.rows("select income_month, order_count from marts_build.fct_income_statement_monthly")
+    )
+    assert sum(counted.values()) > 0
+    assert counted == {m: orders_by_month.get(m, 0) for m in counted}
 
     # -- MetricFlow: the semantic layer validates, and a query equals the mart -------
     # --skip-dw: the warehouse checks query every semantic model of the project, and
