@@ -6,12 +6,15 @@ from datetime import date
 from pathlib import Path
 
 import pandas as pd
+import pytest
 
 from metricstack.bench.dbt_scale import (
+    ROOM_PER_MILLION_ORDERS,
     Latency,
     Phase,
     _remember,
     _written_before,
+    check_room,
     model_times,
     percentile,
     questions,
@@ -59,6 +62,17 @@ def test_the_written_company_keeps_every_row_once(tmp_path: Path) -> None:
     _remember(tmp_path, (1000, 1, 2.0), written)  # --reuse finds them again
     assert _written_before(tmp_path, (1000, 1, 2.0)) == written
     assert _written_before(tmp_path, (2000, 1, 2.0)) is None
+    written.history["orders"].unlink()  # a run without --reuse deleted its history
+    assert _written_before(tmp_path, (1000, 1, 2.0)) is None
+
+
+def test_a_run_stops_at_once_without_the_room_it_needs(tmp_path: Path) -> None:
+    import shutil
+
+    free_millions = shutil.disk_usage(tmp_path).free / ROOM_PER_MILLION_ORDERS
+    check_room(tmp_path, int(free_millions * 1_000_000 / 2), reuse=False)
+    with pytest.raises(SystemExit, match=rf"need about \d+ GB free under {tmp_path}"):
+        check_room(tmp_path, int(free_millions * 1_000_000 * 2), reuse=False)
 
 
 def test_percentiles_and_the_report() -> None:

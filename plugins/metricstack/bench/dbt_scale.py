@@ -30,9 +30,13 @@ load go the staged way) and with ``--sessions-per-order`` web sessions per onlin
 (default 2: funnel events are the largest table; CompanyConfig's default of 4 makes
 about 1.6 times as many, 9.3 per order instead of 5.9).
 
-Room: 3 million orders took 3.2 GB of CSV files and 13 GB of database (WAL included);
-10 million need about 55 GB free under --workdir. The server is stopped at the end
-(--keep leaves it running to look into; the next run stops and wipes it).
+Room: at 10 million orders the CSV files take 11 GB and the warehouse 63 GB at its
+peak (raw tables 17 GB; the build and the published marts 22 GB each, since the
+publication keeps two versions) plus 4 GB of WAL. The history's files are deleted once
+loaded unless --reuse keeps them for the next run, and the run stops at once when
+--workdir has less than ROOM_PER_MILLION_ORDERS free for its size. The server is
+stopped at the end (--keep leaves it running to look into; the next run stops and
+wipes it).
 """
 
 from __future__ import annotations
@@ -188,19 +192,42 @@ def _remember(folder: Path, key: tuple[int, int, float], written: Written) -> No
 
 
 def _written_before(folder: Path, key: tuple[int, int, float]) -> Written | None:
-    """The files a run with the same ``key`` (orders, years, sessions) wrote, if any."""
+    """The files a run with the same ``key`` (orders, years, sessions) wrote, if any
+    and if they are all still there."""
     try:
         state = json.loads((folder / "written.json").read_text())
     except (OSError, ValueError):
         return None
     if state.get("key") != list(key):
         return None
-    return Written(
+    written = Written(
         {t: Path(v) for t, v in state["history"].items()},
         {t: Path(v) for t, v in state["day"].items()},
         state["history_rows"],
         state["day_rows"],
     )
+    files = [*written.history.values(), *written.day.values()]
+    return written if all(path.exists() for path in files) else None
+
+
+# Free disk a run needs per million orders. A 10 million run filled 78 GB (11 GB of
+# files, 67 GB of server state) in its day's build; the history's files are now
+# deleted once loaded, and the rest leaves a few GB for the day's sorts.
+ROOM_PER_MILLION_ORDERS = 7 * 1024**3
+
+
+def check_room(workdir: Path, orders: int, reuse: bool) -> None:
+    """Stop before the hour's work if ``workdir`` cannot hold the run."""
+    needed = ROOM_PER_MILLION_ORDERS * orders / 1_000_000
+    if reuse:
+        needed *= 1.15  # the history's files stay
+    free = shutil.disk_usage(workdir).free
+    if free < needed:
+        raise SystemExit(
+            f"bench-dbt: {orders:,} orders need about {needed / 1024**3:.0f} GB free under "
+            f"{workdir}, which has {free / 1024**3:.0f} GB; free some, choose another "
+            "--workdir or fewer --orders"
+        )
 
 
 # --- the warehouse
@@ -291,20 +318,29 @@ def run_dbt(settings: Settings, command: str, selection: list[str]) -> tuple[flo
 def publish(settings: Settings, what: str) -> tuple[str, float, str]:
     """The publication of the marts, timed: the first copies every table, later ones
     swap what is safe to swap (warehouse/publish.py)."""
+    from metricstack.warehouse.bootstrap import MARTS
     from metricstack.warehouse.publish import publication_plan, publish_marts
 
+    with psycopg.connect(settings.role_url("transformer")) as conn:
+        live = {
+            table
+            for (table,) in conn.execute(
+                "select table_name from information_schema.tables where table_schema = %s",
+                (MARTS,),
+            )
+        }
     started = time.perf_counter()
     published = publish_marts(settings, f"bench: {what}")
     seconds = time.perf_counter() - started
     plan = publication_plan(settings.dbt_manifest)
-    swapped = (plan.rebuilt | plan.catching_up) & set(published)
+    swapped = (plan.rebuilt | plan.catching_up) & set(published) & live
     rows = sum(published.values())
     copied = sum(n for table, n in published.items() if table not in swapped)
     return (
         f"publish ({what})",
         seconds,
-        f"{len(published)} tables, {rows:,} rows; {len(swapped)} swapped when already "
-        f"published, the others copied ({copied:,} rows)",
+        f"{len(published)} tables, {rows:,} rows; {len(swapped)} swapped, the others "
+        f"copied ({copied:,} rows), then analyzed and vacuumed",
     )
 
 
@@ -568,6 +604,9 @@ def run_bench(
         )
         seconds = time.perf_counter() - started
         phase("load history (loader)", seconds, f"{rows:,} rows, {rows / seconds:,.0f} rows/s")
+        if not reuse:  # nothing reads them again, and the build needs the room
+            for path in written.history.values():
+                path.unlink(missing_ok=True)
 
         seconds, results = run_dbt(settings, "run", select)
         phase("dbt run (full)", seconds, f"{len(results)} models; slowest: {_slowest(results)}")
@@ -650,10 +689,14 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--no-tests", action="store_true", help="skip the dbt test phases")
     parser.add_argument("--keep", action="store_true", help="leave the server running")
     parser.add_argument(
-        "--reuse", action="store_true", help="reuse the CSV files of a run of the same size"
+        "--reuse",
+        action="store_true",
+        help="reuse the CSV files of a run of the same size, and keep them for the next "
+        "(without it the history's files are deleted once loaded)",
     )
     args = parser.parse_args(argv)
     args.workdir.mkdir(parents=True, exist_ok=True)
+    check_room(args.workdir, args.orders, args.reuse)
     selection = ("--select", *args.select.split()) if args.select else ()
     run_bench(
         args.orders,
