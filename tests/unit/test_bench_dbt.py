@@ -70,9 +70,9 @@ def test_a_run_stops_at_once_without_the_room_it_needs(tmp_path: Path) -> None:
     import shutil
 
     free_millions = shutil.disk_usage(tmp_path).free / ROOM_PER_MILLION_ORDERS
-    check_room(tmp_path, int(free_millions * 1_000_000 / 2), reuse=False)
+    check_room(tmp_path, int(free_millions * 1_000_000 / 2), files_kept=False)
     with pytest.raises(SystemExit, match=rf"need about \d+ GB free under {tmp_path}"):
-        check_room(tmp_path, int(free_millions * 1_000_000 * 2), reuse=False)
+        check_room(tmp_path, int(free_millions * 1_000_000 * 2), files_kept=False)
 
 
 def test_percentiles_and_the_report() -> None:

@@ -216,11 +216,12 @@ def _written_before(folder: Path, key: tuple[int, int, float]) -> Written | None
 ROOM_PER_MILLION_ORDERS = 7 * 1024**3
 
 
-def check_room(workdir: Path, orders: int, reuse: bool) -> None:
-    """Stop before the hour's work if ``workdir`` cannot hold the run."""
+def check_room(workdir: Path, orders: int, files_kept: bool) -> None:
+    """Stop before the hour's work if ``workdir`` cannot hold the run (called once a
+    previous run's server state is wiped)."""
     needed = ROOM_PER_MILLION_ORDERS * orders / 1_000_000
-    if reuse:
-        needed *= 1.15  # the history's files stay
+    if files_kept:
+        needed *= 1.15  # the history's files, written and kept for the next run
     free = shutil.disk_usage(workdir).free
     if free < needed:
         raise SystemExit(
@@ -584,6 +585,7 @@ def run_bench(
         started = time.perf_counter()
         written = _written_before(workdir / "company", (orders, years, sessions_per_order))
         reused = written is not None and reuse
+        check_room(workdir, orders, files_kept=reuse and not reused)
         if written is None or not reuse:
             written = write_company(orders, years, sessions_per_order, workdir / "company", sources)
             _remember(workdir / "company", (orders, years, sessions_per_order), written)
@@ -696,7 +698,6 @@ def main(argv: list[str] | None = None) -> int:
     )
     args = parser.parse_args(argv)
     args.workdir.mkdir(parents=True, exist_ok=True)
-    check_room(args.workdir, args.orders, args.reuse)
     selection = ("--select", *args.select.split()) if args.select else ()
     run_bench(
         args.orders,
