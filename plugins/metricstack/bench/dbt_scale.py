@@ -6,8 +6,7 @@ embedded PostgreSQL this command starts in its own state folder (never the demo'
 The history's last day is held back. Then, each phase timed:
 
 1. ``dbt run`` of the project, then ``dbt test`` (the full build), then the first
-   publication (every mart copied into ``marts``) and a CHECKPOINT, so that the
-   history's writes are not left for the day's build to wait on;
+   publication (every mart copied into ``marts``);
 2. the held-back day loaded (the loader's merge path, as a daily ingestion does);
 3. ``dbt run`` of the project again (the incremental day; target < 60 s): what the
    transform DAG runs for a day. Facts re-read their late-arrival window, rollups and
@@ -346,16 +345,6 @@ def publish(settings: Settings, what: str) -> tuple[str, float, str]:
     )
 
 
-def checkpoint(settings: Settings) -> tuple[str, float, str]:
-    """CHECKPOINT, timed: the history's build and publication leave tens of GB of dirty
-    pages that the checkpointer would write out while the day runs (a 10M day took
-    92 s instead of 55 s under it); they are the history's cost, not the day's."""
-    started = time.perf_counter()
-    with psycopg.connect(settings.warehouse_url, autocommit=True) as conn:
-        conn.execute("checkpoint")
-    return "checkpoint", time.perf_counter() - started, "the history's writes on disk"
-
-
 def _slowest(results: list[Any], n: int = 5) -> str:
     # unique ids: model.<project>.<name>, test.<project>.<name>.<hash>
     return ", ".join(
@@ -627,7 +616,6 @@ def run_bench(
             seconds, results = run_dbt(settings, "test", select)
             phase("dbt test (full)", seconds, f"{len(results)} tests; slowest: {_slowest(results)}")
         phase(*publish(settings, "the history"))
-        phase(*checkpoint(settings))
 
         started = time.perf_counter()
         day_rows = sum(written.day_rows.values())
